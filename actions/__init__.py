@@ -1,0 +1,25 @@
+"""The action layer: schemas, parsers of model text, coordinate mapping, executors.
+
+It knows nothing of models or tasks. The pyautogui executor lives in
+`actions.pyautogui_executor` and is imported only by callers that drive a real desktop.
+"""
+from actions.coords import GRID_999, GRID_1000, CoordinateSystem, ScreenGeometry, map_point, to_screen
+from actions.errors import (
+    CoordinateError,
+    DesktopUnavailable,
+    ExecutionError,
+    FailSafeTriggered,
+    ParseError,
+)
+from actions.executor import DryRunExecutor, Executor
+from actions.parsed import Parsed
+from actions.parsing import FORMATS, parse
+from actions.render import render
+from actions.schemas import ACTION_ADAPTER, ACTION_NAMES, Action, action_from_dict
+
+__all__ = [
+    "ACTION_ADAPTER", "ACTION_NAMES", "Action", "CoordinateError", "CoordinateSystem",
+    "DesktopUnavailable", "DryRunExecutor", "ExecutionError", "Executor", "FORMATS",
+    "FailSafeTriggered", "GRID_1000", "GRID_999", "ParseError", "Parsed", "ScreenGeometry",
+    "action_from_dict", "map_point", "parse", "render", "to_screen",
+]

@@ -1,0 +1,37 @@
+"""`parse(text, format)`: the one entry point from model text to actions."""
+from __future__ import annotations
+
+from actions.errors import ParseError
+from actions.parsed import Parsed
+from actions.qwen_parser import parse_qwen, split_reasoning
+from actions.uitars_parser import looks_like_uitars, parse_uitars
+
+FORMATS = ("auto", "qwen", "uitars")
+_QWEN_MARKERS = ("tool_call", '"action"', "'action'", '"arguments"', "“action”")
+
+
+def _looks_like_qwen(text: str) -> bool:
+    """True when the text carries Qwen tool-call markup or JSON argument keys."""
+    return any(marker in text for marker in _QWEN_MARKERS)
+
+
+def parse(text: str, format: str = "auto") -> Parsed:
+    """Thought and actions from one model message, or ParseError with a message for the model.
+
+    `auto` reads Qwen tool calls unless the text has UI-TARS markup and no Qwen markup.
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"model output must be text, got {type(text).__name__}")
+    if format == "qwen":
+        return parse_qwen(text)
+    if format == "uitars":
+        return parse_uitars(text)
+    if format != "auto":
+        raise ParseError(f"unknown format {format!r}; use one of: {', '.join(FORMATS)}")
+    try:
+        _, visible = split_reasoning(text)
+    except ParseError:
+        return parse_qwen(text)  # raises the unclosed-<think> error
+    if looks_like_uitars(visible) and not _looks_like_qwen(visible):
+        return parse_uitars(text)
+    return parse_qwen(text)

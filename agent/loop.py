@@ -1,0 +1,126 @@
+"""The agent loop: capture → policy → parse → map to screen → execute → record, until done.
+
+Everything around it (task loading, sandbox, checks, result.json) lives in agent/runner.py; this file
+is only the step cycle so it can be read in one sitting.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+from actions import CoordinateError, FailSafeTriggered, ParseError, parse, to_screen
+from agent.policies.base import Observation, Policy, Turn
+from agent.trace import StepError, StepRecord, TraceWriter, now_iso
+
+EndReason = Literal["terminate", "answer", "max_steps", "aborted", "error"]
+
+
+@dataclass
+class LoopConfig:
+    """How long to run and how patient to be."""
+
+    max_steps: int
+    settle_s: float = 0.5  # wait after actions so the screen shows their effect
+    max_consecutive_errors: int = 3  # parse/exec failures in a row before giving up
+    failsafe: bool = False  # live desktop: keep targets off the FAILSAFE corners
+
+
+@dataclass
+class LoopOutcome:
+    """Why the loop stopped."""
+
+    reason: EndReason
+    steps: int
+    message: str = ""
+    terminate_status: str | None = None  # "success"/"failure" when the model terminated
+
+
+class Aborted(Exception):
+    """The person stopped the run (Ctrl-C, SIGTERM, pyautogui FAILSAFE)."""
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
+
+
+def _is_failsafe(exc: BaseException) -> bool:
+    # pyautogui is imported lazily by the executor; match its own exception by name.
+    return isinstance(exc, FailSafeTriggered) or type(exc).__name__ == "FailSafeException"
+
+
+def run_loop(policy: Policy, screen, executor, trace: TraceWriter, instruction: str,
+             config: LoopConfig, abort: threading.Event | None = None,
+             on_step: Callable[[StepRecord], None] | None = None) -> LoopOutcome:
+    """Drive the desktop until the policy terminates/answers, the step limit, an abort or an error."""
+    abort = abort or threading.Event()
+    history: list[Turn] = []
+    failures = 0
+    policy.start(instruction)
+    try:
+        for step in range(config.max_steps):
+            if abort.is_set():
+                raise Aborted("abort requested")
+            record, outcome = _one_step(policy, screen, executor, trace, history, step, config)
+            trace.step(record)
+            if on_step:
+                on_step(record)
+            history.append(Turn(record.model_output, record.error.message if record.error else None))
+            failures = failures + 1 if record.error else 0
+            if outcome:
+                return outcome
+            if failures >= config.max_consecutive_errors:
+                return LoopOutcome("error", trace.count, f"{failures} failed steps in a row: {record.error.message}")
+        return LoopOutcome("max_steps", trace.count, f"step limit {config.max_steps} reached")
+    except (KeyboardInterrupt, Aborted) as exc:
+        return LoopOutcome("aborted", trace.count, str(exc) or "interrupted (Ctrl-C)")
+
+
+def _one_step(policy, screen, executor, trace, history, step, config) -> tuple[StepRecord, LoopOutcome | None]:
+    started, timings = now_iso(), {}
+    t = time.perf_counter()
+    image, geometry = screen.capture()
+    shot = trace.screenshot_path(step)
+    image.save(shot, compress_level=1)
+    timings["capture"] = _ms(t)
+
+    t = time.perf_counter()
+    reply = policy.next(Observation(image, geometry, step), history)
+    timings["model"] = _ms(t)
+    record = StepRecord(step=step, started_at=started, ended_at=started, screenshot=shot.name,
+                        model_output=reply.text, counters=reply.counters)
+    outcome = None
+    try:
+        parsed = parse(reply.text)
+        record.thought = parsed.thought
+        record.actions = [a.model_dump(mode="json") for a in parsed.actions]
+        t = time.perf_counter()
+        for action in parsed.actions:
+            pixel_action = to_screen(action, geometry, failsafe=config.failsafe)
+            executor.execute(pixel_action)
+            record.executed.append(pixel_action.model_dump(mode="json"))
+            outcome = outcome or _ending(action, step)
+        timings["execute"] = _ms(t)
+        if not outcome and parsed.actions:
+            time.sleep(config.settle_s)
+    except ParseError as exc:
+        record.error = StepError(kind="parse", message=str(exc))
+    except CoordinateError as exc:
+        record.error = StepError(kind="exec", message=str(exc))
+    except Exception as exc:
+        record.error = StepError(kind="exec", message=f"{type(exc).__name__}: {exc}")
+        if _is_failsafe(exc):  # the person's kill switch: keep the step, stop the run
+            outcome = LoopOutcome("aborted", step + 1, "pyautogui FAILSAFE: mouse moved to a screen corner")
+    record.timings_ms, record.ended_at = timings, now_iso()
+    return record, outcome
+
+
+def _ending(action, step: int) -> LoopOutcome | None:
+    """terminate and answer end the run; every other action lets it go on."""
+    kind = action.action
+    if kind == "terminate":
+        return LoopOutcome("terminate", step + 1, f"model terminated: {action.status}", action.status)
+    if kind == "answer":
+        return LoopOutcome("answer", step + 1, f"model answered: {action.text}")
+    return None

@@ -1,0 +1,99 @@
+"""Local policy: Qwen3-VL running in this process, one multi-turn Session per task.
+
+Every step adds the new screenshot (resized to the pixel budget) as a user turn; the model's own
+earlier replies stay in the conversation as the ids it generated, so the KV cache of everything
+already seen is reused and only the new screenshot and text are computed. A reply the agent could not
+parse or execute is reported back in the next user turn. Old screenshots leave the conversation per
+the history policy (keep the newest `history_images`, drop older ones in chunks).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
+from agent.prompt import SYSTEM_PROMPT, computer_use_tool, first_step_text, next_step_text
+
+ALTERNATIVES = (
+    "Alternatives that need no model: `--policy scripted` (the task's reference solution), "
+    "`--policy replay --recording RUN_DIR` (a recorded run), or pass a local checkpoint folder with --model."
+)
+
+
+def load_model(model: str, device: str, dtype: str):
+    """Load a checkpoint folder or hub id; any failure becomes PolicyUnavailable naming the alternatives."""
+    from model.loader import CheckpointError, from_pretrained
+
+    looks_like_path = model.startswith((".", "/", "~")) or Path(model).expanduser().exists()
+    if looks_like_path and not Path(model).expanduser().is_dir():
+        raise PolicyUnavailable(f"--model {model}: no such checkpoint folder. {ALTERNATIVES}")
+    try:
+        return from_pretrained(model, dtype=dtype, device=device)
+    except (CheckpointError, FileNotFoundError, OSError) as error:
+        raise PolicyUnavailable(f"cannot load model {model!r}: {error}\n{ALTERNATIVES}") from error
+
+
+class LocalPolicy:
+    """Drives the agent with a locally loaded Qwen3-VL through a KV-reusing Session."""
+
+    name = "local"
+
+    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", max_pixels: int = 1280 * 800,
+                 history_images: int = 3, max_new_tokens: int = 512, drop_chunk: int = 2,
+                 temperature: float = 0.0, max_kv_tokens: int | None = None, loaded=None):
+        """`loaded`: an already loaded Qwen3VL to use instead of loading `model` (tests, notebooks)."""
+        if max_pixels < 1:
+            raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+        if history_images < 1:
+            raise ValueError(f"history_images must be >= 1, got {history_images}")
+        self.model_name = model
+        self.model = loaded if loaded is not None else load_model(model, device, dtype)
+        self.max_pixels, self.history_images, self.drop_chunk = max_pixels, history_images, drop_chunk
+        self.max_kv_tokens = max_kv_tokens
+        self.generation = self._generation_config(max_new_tokens, temperature)
+        self.session = None
+        self.instruction = ""
+
+    def _generation_config(self, max_new_tokens: int, temperature: float):
+        from model.generate import GenerationConfig
+
+        defaults = getattr(self.model, "generation_defaults", None) or GenerationConfig()
+        return defaults.with_overrides(max_new_tokens=max_new_tokens, temperature=temperature).validate()
+
+    def start(self, instruction: str) -> None:
+        """Open a fresh conversation: system prompt with the computer_use tool; the instruction comes with step 0."""
+        from model.history import HistoryPolicy
+        from model.session import Session
+
+        self.instruction = first_step_text(instruction)
+        previous = self.session
+        self.session = Session(
+            self.model, system=SYSTEM_PROMPT, tools=[computer_use_tool()],
+            history=HistoryPolicy(keep_images=self.history_images, drop_chunk=self.drop_chunk),
+            max_pixels=self.max_pixels, min_pixels=min(self.max_pixels, _min_pixels(self.model)),
+            max_kv_tokens=self.max_kv_tokens,
+        )
+        if previous is not None:  # same screenshots across tasks need not be encoded again
+            self.session.encoder_cache = previous.encoder_cache
+
+    def next(self, observation: Observation, history: Sequence[Turn]) -> Reply:
+        """Send the new screenshot (and feedback on the previous reply); return the model's reply."""
+        if self.session is None:
+            raise RuntimeError("LocalPolicy.next called before start(instruction)")
+        if not history:
+            self.session.add_user(self.instruction, images=[observation.image], text_first=True)
+        else:
+            self.session.add_user(next_step_text(history[-1].error), images=[observation.image])
+        reply = self.session.generate(self.generation)
+        return Reply(reply.text, counters=reply.counters.as_dict())
+
+    def close(self) -> None:
+        """Drop the conversation and the weights."""
+        self.session = None
+        self.model = None
+
+
+def _min_pixels(model) -> int:
+    """The checkpoint's minimum pixel budget (smart_resize's lower bound)."""
+    config = getattr(model, "processor_config", None)
+    return config.min_pixels if config is not None else 65_536

@@ -1,0 +1,174 @@
+"""`agent view`: the Textual trace viewer, and `agent run --tui`, which shows a run while it happens."""
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Callable
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from agent.trace import is_run_dir, list_runs
+from agent.viewer.errors import NotARunError
+from agent.viewer.run_screen import RunScreen
+from agent.viewer.runs_screen import RunsScreen
+from agent.viewer.screenshot import Renderer, prepare_renderer
+
+StartRun = Callable[[threading.Event, Callable[[Path], None]], int]
+
+
+class ViewerApp(App):
+    """Browse a runs folder, or open (and optionally follow) one run."""
+
+    CSS_PATH = "viewer.tcss"
+    TITLE = "agent view"
+    BINDINGS = [Binding("q", "quit", "Quit")]
+
+    def __init__(self, path: Path | None, *, follow: bool = False, renderer: Renderer = "halfblock", poll_interval: float = 0.5):
+        super().__init__()
+        self.path = Path(path) if path is not None else None
+        self.follow = follow
+        self.renderer = renderer
+        self.poll_interval = poll_interval
+
+    def on_mount(self) -> None:
+        """Start on the run when given one, else on the runs list."""
+        if self.path is None:
+            return
+        if is_run_dir(self.path):
+            self.open_run(self.path, follow=self.follow)
+        else:
+            self.push_screen(RunsScreen(self.path))
+
+    def open_run(self, run_dir: Path, follow: bool = False) -> None:
+        """Show one run on top of the current screen."""
+        self.push_screen(RunScreen(run_dir, follow=follow, renderer=self.renderer, poll_interval=self.poll_interval))
+
+    def action_back(self) -> None:
+        """Go back a screen; a run opened directly goes back to the list of its parent folder."""
+        if len(self.screen_stack) > 2:  # the default screen, then ours: something lies underneath
+            self.pop_screen()
+        elif isinstance(self.screen, RunScreen):
+            self.leave_base_run(self.screen.run_dir)
+
+    def leave_base_run(self, run_dir: Path) -> None:
+        """Replace a directly opened run by the list of its folder."""
+        self.switch_screen(RunsScreen(run_dir.parent))
+
+
+def resolve_target(path: Path, follow: bool) -> Path:
+    """The folder to open: a run, a runs folder, or (with follow) the newest run in a runs folder."""
+    path = Path(path)
+    if not path.exists():
+        raise NotARunError(f"{path} does not exist")
+    if is_run_dir(path):
+        return path
+    if not path.is_dir():
+        raise NotARunError(f"{path} is not a folder of runs nor a run folder (no meta.json or steps.jsonl)")
+    if follow:
+        runs = list_runs(path)
+        if not runs:
+            raise NotARunError(f"--follow: {path} holds no run folder to follow")
+        return runs[0]
+    return path
+
+
+def run_viewer(path: Path, follow: bool = False) -> None:
+    """`agent view`: browse a runs folder or one run; --follow tails a run as it is written."""
+    try:
+        target = resolve_target(path, follow)
+    except NotARunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    renderer = prepare_renderer("auto")
+    ViewerApp(target, follow=follow, renderer=renderer).run()
+
+
+class WaitingScreen(Screen):
+    """Shown by the live viewer until the run folder exists."""
+
+    BINDINGS = [Binding("q", "app.quit", "Quit")]
+
+    def compose(self):
+        """A single line of text and the footer."""
+        yield Static("Starting the run…", id="waiting")
+        yield Footer()
+
+
+class LiveRunApp(ViewerApp):
+    """Runs `start` in a worker thread and follows the run folder it reports."""
+
+    def __init__(self, start: StartRun, *, renderer: Renderer = "halfblock", poll_interval: float = 0.5):
+        super().__init__(None, follow=True, renderer=renderer, poll_interval=poll_interval)
+        self.start = start
+        self.abort = threading.Event()
+        self.exit_code: int | None = None
+        self.error: BaseException | None = None
+        self._run_started = threading.Event()
+        self._run_done = threading.Event()
+
+    def on_mount(self) -> None:
+        """Show the waiting screen and start the run."""
+        self.push_screen(WaitingScreen())
+        self.drive_run()
+
+    def _on_run_dir(self, path: Path) -> None:
+        # Called by `start` from the worker thread.
+        screen = RunScreen(path, follow=True, renderer=self.renderer, poll_interval=self.poll_interval)
+        self._call_ui(self.switch_screen, screen)
+
+    def _call_ui(self, callback, *args) -> None:
+        # The app may already be closing (ctrl+c): the run must not die because the UI is gone.
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:
+            pass
+
+    def drive_run(self) -> None:
+        """Run the loop in a thread worker; remember its exit code or exception."""
+
+        def body() -> None:
+            self._run_started.set()
+            try:
+                self.exit_code = self.start(self.abort, self._on_run_dir)
+            except BaseException as exc:  # re-raised by run_with_viewer after the app closes
+                self.error = exc
+                self.exit_code = 1
+            finally:
+                self._run_done.set()
+                self._call_ui(self._run_finished)
+
+        self.run_worker(body, thread=True, exit_on_error=False, group="run", name="agent run")
+
+    def _run_finished(self) -> None:
+        if self.error is not None:
+            self.notify(f"The run failed: {self.error!r}", severity="error", timeout=30)
+        if self.abort.is_set():
+            self.exit(self.exit_code)
+
+    async def action_quit(self) -> None:
+        """Ask the run to stop, then close once the worker has returned."""
+        if self._run_done.is_set():
+            self.exit(self.exit_code)
+            return
+        self.abort.set()
+        self.notify("Stopping the run… (the app closes when the current step ends)")
+
+    def leave_base_run(self, run_dir: Path) -> None:
+        """Show the list of the run's folder above the live run, which keeps following underneath."""
+        self.push_screen(RunsScreen(run_dir.parent))
+
+
+def run_with_viewer(start: StartRun) -> int:
+    """`agent run --tui`: run `start(abort_event, on_run_dir)` in a worker while the viewer follows it."""
+    app = LiveRunApp(start, renderer=prepare_renderer("auto"))
+    app.run()
+    app.abort.set()  # however the app ended, the run must stop
+    if app._run_started.is_set():
+        app._run_done.wait()
+    if app.error is not None:
+        raise app.error
+    return app.exit_code if app.exit_code is not None else 1

@@ -1,0 +1,5 @@
+"""Errors the viewer and the report raise for bad input."""
+
+
+class NotARunError(ValueError):
+    """The path is neither a run folder (meta.json or steps.jsonl) nor, where allowed, a folder of runs."""

@@ -1,0 +1,59 @@
+"""The screenshot panel: textual-image where the terminal supports graphics, half blocks otherwise."""
+from __future__ import annotations
+
+from typing import Literal
+
+from PIL import Image
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.widget import Widget
+from textual.widgets import Static
+
+from agent.viewer.halfblock import HalfBlockImage
+
+Renderer = Literal["auto", "halfblock"]
+
+
+def image_widget_class(renderer: Renderer) -> type[Widget]:
+    """The widget class that draws images for this renderer choice.
+
+    "auto" uses textual-image, which picks Sixel, the kitty graphics protocol or coloured cells for the
+    terminal at hand; it must be imported before the app starts (it queries the terminal), which
+    `prepare_renderer` does. Without it (or when asked) our own half-block widget is used.
+    """
+    if renderer == "auto":
+        try:
+            from textual_image.widget import Image as TerminalImage
+        except Exception:  # no terminal to query, or the package is missing: half blocks still work
+            return HalfBlockImage
+        return TerminalImage
+    return HalfBlockImage
+
+
+def prepare_renderer(renderer: Renderer) -> Renderer:
+    """Import textual-image now (before Textual owns the terminal); fall back to half blocks."""
+    return "auto" if image_widget_class(renderer) is not HalfBlockImage else "halfblock"
+
+
+class ScreenshotPanel(Container):
+    """Shows one annotated screenshot, or a line saying why there is none."""
+
+    def __init__(self, renderer: Renderer = "halfblock", **kwargs):
+        super().__init__(**kwargs)
+        self._widget_class = image_widget_class(renderer)
+
+    def compose(self) -> ComposeResult:
+        """An image widget and a message line; one of them is visible."""
+        # textual-image sizes itself from its CSS: the class lets the stylesheet keep its aspect.
+        classes = "" if self._widget_class is HalfBlockImage else "terminal-image"
+        yield self._widget_class(id="shot-image", classes=classes)
+        yield Static("", id="shot-message")
+
+    def show(self, image: Image.Image | None, message: str = "") -> None:
+        """Display `image`, or hide the image and show `message` instead."""
+        picture = self.query_one("#shot-image")
+        picture.image = image  # both widget kinds expose an `image` property
+        picture.display = image is not None
+        note = self.query_one("#shot-message", Static)
+        note.update(message)
+        note.display = bool(message)

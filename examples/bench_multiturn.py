@@ -1,0 +1,199 @@
+"""Multi-turn benchmark: our KV-reusing Session against transformers re-reading the whole history.
+
+A desktop agent sends one new screenshot per step on top of a growing conversation. Each turn this
+script adds a synthetic 1280x800 screenshot (different every turn) and generates a fixed number of
+tokens (greedy, stop tokens ignored) two ways, in the same process and on the same random
+"bench" checkpoint (model/tiny.py):
+
+  ours       model.session.Session: reuses the KV cache of everything already seen, encodes only the
+             new screenshot, prefills only the new tokens.
+  reference  what peers do with transformers: preprocess every screenshot of the conversation, then
+             Qwen3VLForConditionalGeneration.generate on the full prompt (every image re-encoded,
+             every token re-prefilled).
+
+The reference is fed exactly the conversation the session holds (the same token ids, including the
+session's own generated replies, and the same screenshots: if the history policy dropped some, the
+reference does not see them either). Prints a per-turn table and writes JSON.
+
+    .venv/bin/python examples/bench_multiturn.py [--turns 12] [--out bench_results/bench_multiturn.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+SYSTEM = "You are a helpful assistant."
+TOOL_FILE = Path(__file__).resolve().parents[1] / "agent" / "data" / "computer_use_tool.json"
+
+
+def synthetic_screenshot(turn: int, width: int, height: int):
+    """A desktop-like RGB image, different every turn: a wallpaper, a few windows, a moving cursor block."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(1000 + turn)
+    base = rng.integers(0, 255, size=3)
+    image = Image.new("RGB", (width, height), tuple(int(v) for v in base))
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = int(rng.integers(0, width - 200)), int(rng.integers(0, height - 150))
+        x1, y1 = x0 + int(rng.integers(120, 600)), y0 + int(rng.integers(80, 400))
+        draw.rectangle((x0, y0, x1, y1), fill=tuple(int(v) for v in rng.integers(0, 255, 3)), outline=(0, 0, 0))
+        draw.rectangle((x0, y0, x1, y0 + 24), fill=(40, 40, 90))
+        draw.text((x0 + 6, y0 + 5), f"window {turn}", fill=(255, 255, 255))
+    noise = rng.integers(0, 24, size=(height, width, 3), dtype=np.uint8)  # texture so no two turns match
+    return Image.fromarray(np.asarray(image) ^ noise)
+
+
+def reference_turn(hf_model, image_processor, prompt, screenshots, max_new_tokens: int, pixels: tuple[int, int]):
+    """One turn the transformers way: preprocess every present screenshot, generate from the full prompt."""
+    import torch
+
+    start = time.perf_counter()
+    inputs = image_processor(images=screenshots, size={"shortest_edge": pixels[0], "longest_edge": pixels[1]},
+                             return_tensors="pt")
+    if not torch.equal(inputs["image_grid_thw"], prompt.grid_thw()):
+        raise RuntimeError(f"reference grids {inputs['image_grid_thw'].tolist()} differ from the session's")
+    input_ids = torch.tensor([prompt.input_ids])
+    with torch.inference_mode():
+        output = hf_model.generate(
+            input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+            pixel_values=inputs["pixel_values"], image_grid_thw=inputs["image_grid_thw"],
+            max_new_tokens=max_new_tokens, do_sample=False,
+        )
+    latency = (time.perf_counter() - start) * 1e3
+    return {
+        "latency_ms": round(latency, 1),
+        "tokens_computed": len(prompt.input_ids),
+        "images_encoded": len(screenshots),
+        "token_ids": output[0, input_ids.shape[1]:].tolist(),
+    }
+
+
+def session_turn(session, screenshot, text: str, config):
+    """One turn with our Session: add the screenshot, prefill what is new, decode."""
+    start = time.perf_counter()
+    session.add_user(text, images=[screenshot])
+    state = session.prefill(reserve=config.max_new_tokens)
+    prompt = state.prompt
+    reply = session.decode(state, config)
+    latency = (time.perf_counter() - start) * 1e3
+    counters = reply.counters.as_dict()
+    return prompt, {
+        "latency_ms": round(latency, 1),
+        "tokens_computed": counters["computed_tokens"],
+        "images_encoded": counters["images_encoded"],
+        "counters": counters,
+        "token_ids": reply.token_ids,
+    }
+
+
+def present_screenshots(session, screenshots):
+    """The screenshots the session still holds (the history policy may have replaced old ones)."""
+    entries = session.conversation.images()
+    return [shot for shot, entry in zip(screenshots, entries) if not entry.dropped]
+
+
+def run(args) -> dict:
+    """Build the checkpoint, run both sides turn by turn, return the results document."""
+    import torch
+    from transformers import Qwen3VLForConditionalGeneration
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from model.generate import GenerationConfig
+    from model.history import HistoryPolicy
+    from model.loader import from_pretrained
+    from model.session import Session
+    from model.tiny import write_tiny_checkpoint
+
+    torch.manual_seed(0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    folder = Path(tempfile.mkdtemp(prefix="bench_multiturn_"))
+    write_tiny_checkpoint(folder, preset="bench", seed=0)
+    ours = from_pretrained(str(folder), dtype="float32", device="cpu")
+    hf_model = Qwen3VLForConditionalGeneration.from_pretrained(folder, dtype=torch.float32).eval()
+    hf_model.generation_config.eos_token_id = None  # ignore stop tokens, like our side
+    image_processor = Qwen2VLImageProcessorPil.from_pretrained(folder)
+    pixels = (args.width * args.height // 4, args.width * args.height)
+    keep = None if args.history_images <= 0 else args.history_images
+    session = Session(ours, system=SYSTEM, tools=[json.loads(TOOL_FILE.read_text())],
+                      history=HistoryPolicy(keep_images=keep, drop_chunk=args.drop_chunk),
+                      min_pixels=pixels[0], max_pixels=pixels[1])
+    config = GenerationConfig(max_new_tokens=args.new_tokens, temperature=0.0, stop_token_ids=(), stop_strings=())
+    screenshots, rows = [], []
+    for turn in range(1, args.turns + 1):
+        screenshots.append(synthetic_screenshot(turn, args.width, args.height))
+        text = "Open the text editor's settings." if turn == 1 else f"Step {turn}: here is the screen now."
+        prompt, mine = session_turn(session, screenshots[-1], text, config)
+        reference = reference_turn(hf_model, image_processor, prompt, present_screenshots(session, screenshots),
+                                   args.new_tokens, pixels)
+        row = {"turn": turn, "prompt_tokens": len(prompt.input_ids), "ours": mine, "reference": reference,
+               "speedup": round(reference["latency_ms"] / mine["latency_ms"], 2),
+               "same_tokens": mine["token_ids"] == reference["token_ids"]}
+        rows.append(row)
+        print_row(row, first=turn == 1, flush=True)
+    return summarise(args, rows)
+
+
+def summarise(args, rows: list[dict]) -> dict:
+    """The JSON document: settings, every turn, and the two ratios the benchmark is about."""
+    last, second = rows[-1], rows[1] if len(rows) > 1 else rows[0]
+    return {
+        "benchmark": "multiturn session vs transformers full re-read",
+        "settings": {"turns": args.turns, "width": args.width, "height": args.height, "preset": "bench",
+                     "new_tokens": args.new_tokens, "history_images": args.history_images,
+                     "drop_chunk": args.drop_chunk, "threads": args.threads, "dtype": "float32", "device": "cpu"},
+        "turns": rows,
+        "summary": {
+            "last_turn_speedup": round(last["reference"]["latency_ms"] / last["ours"]["latency_ms"], 2),
+            "ours_last_over_turn2": round(last["ours"]["latency_ms"] / second["ours"]["latency_ms"], 2),
+            "all_tokens_match": all(row["same_tokens"] for row in rows),
+        },
+    }
+
+
+def print_row(row: dict, first: bool, flush: bool = False) -> None:
+    """One line of the per-turn table (header before the first)."""
+    if first:
+        print(f"{'turn':>4} {'prompt':>7} | {'ours ms':>8} {'computed':>8} {'img enc':>7} | "
+              f"{'ref ms':>8} {'computed':>8} {'img enc':>7} | {'speedup':>7} same", flush=flush)
+    ours, ref = row["ours"], row["reference"]
+    print(f"{row['turn']:>4} {row['prompt_tokens']:>7} | {ours['latency_ms']:>8.0f} {ours['tokens_computed']:>8} "
+          f"{ours['images_encoded']:>7} | {ref['latency_ms']:>8.0f} {ref['tokens_computed']:>8} "
+          f"{ref['images_encoded']:>7} | {row['speedup']:>6.1f}x {'yes' if row['same_tokens'] else 'NO'}",
+          flush=flush)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, run, print the summary, write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=12)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=800)
+    parser.add_argument("--new-tokens", type=int, default=16, help="tokens generated per turn (greedy)")
+    parser.add_argument("--history-images", type=int, default=0,
+                        help="screenshots kept in the conversation (0: all); the reference sees the same ones")
+    parser.add_argument("--drop-chunk", type=int, default=2, help="screenshots dropped at once by the history policy")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", type=Path, default=Path("bench_results/bench_multiturn.json"))
+    args = parser.parse_args(argv)
+    result = run(args)
+    summary = result["summary"]
+    print(f"turn {args.turns}: ours {summary['last_turn_speedup']}x faster than the reference; "
+          f"ours turn {args.turns} / turn 2 = {summary['ours_last_over_turn2']}; "
+          f"generated tokens identical every turn: {summary['all_tokens_match']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""The Qwen3 text decoder: RMSNorm, GQA attention with q/k norms and MRoPE, SwiGLU MLP, DeepStack.
+
+Attribute names mirror the checkpoint keys under `model.language_model.`. Batch size is 1, so hidden
+states are [T, hidden] without a batch dimension. Shapes: T new tokens, E hidden, H query heads,
+Hkv key/value heads, hd head_dim.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.attention import Attention
+from model.config import TextConfig
+from model.kv_cache import KVCache
+from model.rope import TextRotary, apply_rotary
+
+
+class RMSNorm(nn.Module):
+    """x / rms(x) * weight, computed in float32."""
+
+    def __init__(self, size: int, eps: float):
+        """A learned scale of `size` entries."""
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(size))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise over the last dimension; the result has x's dtype."""
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+
+class TextAttention(nn.Module):
+    """Grouped-query causal attention; q and k are RMS-normalised per head before rotary."""
+
+    def __init__(self, config: TextConfig):
+        """q/k/v/o projections and the per-head q/k norms."""
+        super().__init__()
+        self.num_heads, self.num_kv_heads = config.num_attention_heads, config.num_key_value_heads
+        self.head_dim = config.head_dim
+        bias, hidden = config.attention_bias, config.hidden_size
+        self.q_proj = nn.Linear(hidden, self.num_heads * self.head_dim, bias=bias)
+        self.k_proj = nn.Linear(hidden, self.num_kv_heads * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(hidden, self.num_kv_heads * self.head_dim, bias=bias)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, hidden, bias=bias)
+        self.q_norm = RMSNorm(self.head_dim, config.rms_norm_eps)
+        self.k_norm = RMSNorm(self.head_dim, config.rms_norm_eps)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache, layer: int,
+                attention: Attention) -> torch.Tensor:
+        """x [T, E], cos/sin [T, hd]; writes this chunk's k/v into `cache` -> [T, E]."""
+        tokens = x.shape[0]
+        q = self.q_norm(self.q_proj(x).view(tokens, self.num_heads, self.head_dim))
+        k = self.k_norm(self.k_proj(x).view(tokens, self.num_kv_heads, self.head_dim))
+        v = self.v_proj(x).view(tokens, self.num_kv_heads, self.head_dim)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        k_store, v_store = cache.write(layer, k, v)
+        out = attention.causal(q, k_store, v_store, past=cache.length)  # [T, H, hd]
+        return self.o_proj(out.reshape(tokens, -1))
+
+
+class TextMLP(nn.Module):
+    """SwiGLU: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, config: TextConfig):
+        """Bias-free gate, up and down projections."""
+        super().__init__()
+        self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[T, E] -> [T, E]."""
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-RMSNorm attention and MLP blocks with residuals."""
+
+    def __init__(self, config: TextConfig):
+        """One decoder layer."""
+        super().__init__()
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.self_attn = TextAttention(config)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.mlp = TextMLP(config)
+
+    def forward(self, x, cos, sin, cache, layer, attention):
+        """[T, E] -> [T, E]."""
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, attention)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class TextModel(nn.Module):
+    """Embeddings, decoder layers and final norm (the LM head lives on Qwen3VL)."""
+
+    def __init__(self, config: TextConfig, device=None):
+        """Build the decoder; `device` places the rotary tables."""
+        super().__init__()
+        self.config = config
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.rotary = TextRotary(config.head_dim, config.rope_theta, config.mrope_section, device=device)
+        self.attention = Attention("sdpa")
+
+    def forward(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache,
+                deepstack: Sequence[tuple[slice, list[torch.Tensor]]] = ()) -> torch.Tensor:
+        """embeds [T, E], positions [3, T]; deepstack holds (token span, per-layer features [n, E]) per
+        image, added to the hidden states at the span after layers 0..k-1 -> normed hidden [T, E]."""
+        cos, sin = self.rotary(positions, embeds.dtype)
+        cache.reserve(embeds.shape[0])
+        x = embeds
+        for index, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, cache, index, self.attention)
+            for span, features in deepstack:
+                if index < len(features):
+                    x[span] += features[index].to(x.dtype)
+        cache.advance(embeds.shape[0])
+        return self.norm(x)

@@ -1,0 +1,82 @@
+"""Property tests: parsing never fails with anything but ParseError; render → parse is lossless."""
+from __future__ import annotations
+
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actions import ParseError, action_from_dict, parse, render
+from actions.keys import NAMED_KEYS
+
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Fragments of real model output, so random text reaches the parsers' deeper paths.
+FRAGMENTS = [
+    "<tool_call>", "</tool_call>", "<think>", "</think>", "{", "}", "{{", "[", "]", '"', "'", ",", ":",
+    '"name": "computer_use"', '"arguments": ', '"action": "left_click"', '"coordinate": [', "```json\n",
+    "```", "Action: ", "Thought: ", "click(start_box='", "(1,2)", "<point>3 4</point>", "hotkey(key='",
+    "type(content='", "scroll(", "direction='down'", ")", "｛", "：", "，", "1e999", "-", "NaN", "\\",
+]
+model_like_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=30).map("".join)
+
+numbers = st.one_of(
+    st.integers(min_value=-10**6, max_value=10**6),
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False),
+)
+points = st.tuples(numbers, numbers).map(list)
+key_names = st.sampled_from(sorted(NAMED_KEYS) + list("abcxyz0123456789+-=/.,;[]"))
+
+arguments = st.one_of(
+    st.builds(lambda keys: {"action": "key", "keys": keys}, st.lists(key_names, min_size=1, max_size=4)),
+    st.builds(lambda text: {"action": "type", "text": text}, st.text(min_size=1)),
+    st.builds(lambda text: {"action": "answer", "text": text}, st.text()),
+    st.builds(
+        lambda name, point: {"action": name, "coordinate": point},
+        st.sampled_from(["mouse_move", "left_click", "right_click", "middle_click", "double_click",
+                         "triple_click", "left_click_drag"]),
+        points,
+    ),
+    st.builds(
+        lambda end, start: {"action": "left_click_drag", "coordinate": end, "start_coordinate": start},
+        points, points,
+    ),
+    st.builds(
+        lambda name, pixels, where: {"action": name, "pixels": pixels, **({"coordinate": where} if where else {})},
+        st.sampled_from(["scroll", "hscroll"]), numbers, st.one_of(st.none(), points),
+    ),
+    st.builds(lambda t: {"action": "wait", "time": t}, st.floats(min_value=0, max_value=60)),
+    st.builds(lambda s: {"action": "terminate", "status": s}, st.sampled_from(["success", "failure"])),
+)
+
+
+@SETTINGS
+@given(st.one_of(st.text(), model_like_text), st.sampled_from(["auto", "qwen", "uitars"]))
+def test_arbitrary_text_raises_nothing_but_parse_error(text, fmt):
+    try:
+        parsed = parse(text, fmt)
+    except ParseError as exc:
+        assert str(exc)
+        return
+    assert parsed.actions
+    for action in parsed.actions:
+        for value in action.model_dump().values():
+            if isinstance(value, float):
+                assert math.isfinite(value)
+
+
+@SETTINGS
+@given(arguments)
+def test_every_action_survives_render_then_parse(args):
+    action = action_from_dict(args)
+    parsed = parse(render(action))
+    assert parsed.actions == [action]
+    assert parsed.actions[0].model_dump(mode="json") == action.model_dump(mode="json")
+
+
+@SETTINGS
+@given(st.lists(arguments, min_size=1, max_size=3), st.text(alphabet=st.characters(blacklist_characters="<{`"), max_size=40))
+def test_thought_plus_several_calls_survive(args_list, thought):
+    actions = [action_from_dict(a) for a in args_list]
+    text = thought + "\n" + "\n".join(render(a) for a in actions)
+    assert parse(text).actions == actions

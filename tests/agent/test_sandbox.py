@@ -1,0 +1,210 @@
+"""The sandbox desktop: windows mapped, isolation, and teardown that leaves no process behind."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.display import DisplayError, live_display_env
+from agent.sandbox import Sandbox, SandboxError
+from agent.tasks import SandboxSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    """True while pid is a running (non-zombie) process."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != b"Z"
+
+
+def _wait_all_dead(pids: list[int], patience_s: float = 20.0) -> list[int]:
+    """Poll until every pid is gone (or patience runs out); return the survivors."""
+    deadline = time.monotonic() + patience_s
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)]
+
+
+# A process that leaves its process group (setsid) is only caught by the watchdog's marker scan.
+ESCAPING_APP = "setsid sleep 1000 & exec mousepad"
+
+
+@pytest.mark.desktop
+def test_windows_are_mapped_and_env_is_isolated(tmp_path):
+    spec = SandboxSpec(apps=["mousepad"], wait_windows=["Mousepad$"], files={"{home}/hello.txt": "hi\n"})
+    with Sandbox(spec) as sandbox:
+        assert any(title.endswith("Mousepad") for title in sandbox.window_titles())
+        env = sandbox.env
+        assert env["DISPLAY"] == sandbox.display and sandbox.display.startswith(":")
+        assert Path(env["XAUTHORITY"]).is_file()
+        assert env["HOME"] == str(sandbox.workdir / "home") and env["HOME"] != os.environ.get("HOME")
+        assert all(env[k].startswith(str(sandbox.workdir)) for k in ("XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"))
+        assert (sandbox.home / "hello.txt").read_text() == "hi\n"
+        depth = sandbox.run("xwininfo -root | grep Depth").stdout
+        assert depth.split()[-1] == "24"
+        geometry = sandbox.run("xdotool getdisplaygeometry").stdout.split()
+        assert geometry == ["1280", "800"]
+        pids = sandbox.pids()
+        assert len(pids) >= 3  # Xvfb, openbox, the app
+        workdir = sandbox.workdir
+    assert _wait_all_dead(pids) == []
+    assert not workdir.exists()
+
+
+@pytest.mark.desktop
+def test_access_needs_the_cookie():
+    with Sandbox(width=640, height=480) as sandbox:
+        env = dict(sandbox.env, XAUTHORITY="/nonexistent")
+        denied = subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True, text=True)
+        assert denied.returncode != 0
+        assert sandbox.run("xdotool getdisplaygeometry").stdout.split() == ["640", "480"]
+
+
+@pytest.mark.desktop
+def test_teardown_after_exception_kills_escaped_processes():
+    spec = SandboxSpec(apps=[ESCAPING_APP], wait_windows=["Mousepad"])
+    pids: list[int] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        with Sandbox(spec) as sandbox:
+            assert sandbox.wait_for_window("Mousepad", timeout=10)
+            pids = sandbox.pids()
+            raise RuntimeError("boom")
+    assert len(pids) >= 4  # Xvfb, openbox, mousepad, the escaped sleep
+    assert _wait_all_dead(pids) == []
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    sys.path.insert(0, {repo!r})
+    from agent.sandbox import Sandbox
+    from agent.tasks import SandboxSpec
+    sandbox = Sandbox(SandboxSpec(apps=[{app!r}], wait_windows=["Mousepad"]))
+    sandbox.start()
+    print(json.dumps({{"pids": sandbox.pids(), "workdir": str(sandbox.workdir)}}), flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.mark.desktop
+def test_sigkilled_owner_leaves_no_process(tmp_path):
+    script = tmp_path / "owner.py"
+    script.write_text(CHILD.format(repo=str(REPO), app=ESCAPING_APP))
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(owner.stdout.readline())
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.wait()
+    assert len(info["pids"]) >= 4
+    assert _wait_all_dead(info["pids"]) == []
+    deadline = time.monotonic() + 10
+    while Path(info["workdir"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(info["workdir"]).exists()
+
+
+@pytest.mark.desktop
+def test_two_sandboxes_at_once_do_not_clash():
+    spec = SandboxSpec(apps=["mousepad"], wait_windows=["Mousepad"])
+    with Sandbox(spec) as first, Sandbox(SandboxSpec(width=800, height=600)) as second:
+        assert first.display != second.display
+        assert first.workdir != second.workdir
+        assert first.window_titles() and not second.window_titles()
+        assert second.run("xdotool getdisplaygeometry").stdout.split() == ["800", "600"]
+        first_pids = first.pids()
+        assert not set(first_pids) & set(second.pids())
+    assert _wait_all_dead(first_pids) == []
+
+
+@pytest.mark.desktop
+def test_missing_window_names_it_and_lists_the_others():
+    spec = SandboxSpec(apps=["mousepad"], wait_windows=["Mousepad", "No Such Window"], timeout=3)
+    with pytest.raises(SandboxError) as caught:
+        with Sandbox(spec):
+            pass
+    message = str(caught.value)
+    assert "'No Such Window'" in message and "Untitled 1 - Mousepad" in message
+
+
+@pytest.mark.desktop
+def test_failing_setup_command_is_named():
+    with pytest.raises(SandboxError, match=r"setup command 'exit 3' exited 3"):
+        with Sandbox(SandboxSpec(setup=["exit 3"])):
+            pass
+
+
+def test_missing_xvfb_names_the_debian_package(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed here
+    with pytest.raises(DisplayError, match=r"Xvfb.*apt-get install .*xvfb"):
+        Sandbox().start()
+
+
+def test_live_display_rejects_wayland_and_no_display(tmp_path):
+    with pytest.raises(DisplayError, match="X11 only.*Wayland"):
+        live_display_env({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"})
+    with pytest.raises(DisplayError, match="DISPLAY is not set"):
+        live_display_env({"HOME": str(tmp_path)})
+    with pytest.raises(DisplayError, match="no X authority file"):
+        live_display_env({"DISPLAY": ":0", "HOME": str(tmp_path)})
+
+
+@pytest.mark.desktop
+def test_live_display_accepts_a_running_x_server():
+    with Sandbox(width=640, height=480) as sandbox:
+        env = live_display_env(sandbox.env)
+        assert env["DISPLAY"] == sandbox.display and env["XAUTHORITY"] == sandbox.env["XAUTHORITY"]
+        broken = dict(sandbox.env, DISPLAY=":999")
+        with pytest.raises(DisplayError, match="cannot connect to X display :999"):
+            live_display_env(broken)
+
+
+CTRL_C_CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    sys.path.insert(0, {repo!r})
+    from agent.sandbox import Sandbox
+    from agent.tasks import SandboxSpec
+
+    def is_running(pid):
+        try:
+            return open(f"/proc/{{pid}}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    try:
+        with Sandbox(SandboxSpec(apps=[{app!r}], wait_windows=["Mousepad"])) as sandbox:
+            pids = sandbox.pids()
+            print(json.dumps(pids), flush=True)
+            time.sleep(600)
+    except KeyboardInterrupt:
+        # Checked here, while this process is alive, so PR_SET_PDEATHSIG cannot be what cleaned up.
+        alive = [p for p in pids if is_running(p)]
+        print(json.dumps({{"alive_after_ctrl_c": alive}}), flush=True)
+    """
+)
+
+
+@pytest.mark.desktop
+def test_ctrl_c_tears_down_before_the_owner_exits(tmp_path):
+    script = tmp_path / "owner.py"
+    script.write_text(CTRL_C_CHILD.format(repo=str(REPO), app=ESCAPING_APP))
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    pids = json.loads(owner.stdout.readline())
+    owner.send_signal(signal.SIGINT)
+    report = json.loads(owner.stdout.readline())
+    owner.wait(timeout=60)
+    assert len(pids) >= 4
+    assert report == {"alive_after_ctrl_c": []}

@@ -41,13 +41,25 @@ class _Block:
     closed: bool
 
 
+def _outside_calls(text: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
+    """First match of pattern that is not inside the JSON of a `<tool_call>` (e.g. typed text)."""
+    pos = 0
+    for _ in range(MAX_BLOCKS + 1):
+        hit = pattern.search(text, pos)
+        call = _OPEN.search(text, pos)
+        if hit is None or call is None or hit.start() < call.start():
+            return hit
+        pos = _json_end(text, call.end(), len(text)) or call.end()
+    return None
+
+
 def split_reasoning(text: str) -> tuple[str | None, str]:
-    """(reasoning, visible text); reasoning ends at the first `</think>`, its terminator."""
-    close = _THINK_CLOSE.search(text)
+    """(reasoning, visible text); reasoning ends at the first `</think>` outside a call's JSON."""
+    close = _outside_calls(text, _THINK_CLOSE)
     if close:
         reasoning = _THINK_OPEN.sub("", text[: close.start()]).strip()
         return reasoning or None, text[close.end() :]
-    if _THINK_OPEN.search(text):
+    if _outside_calls(text, _THINK_OPEN):
         raise ParseError("the <think> block was never closed with </think>, so no action was given")
     return None, text
 
@@ -116,16 +128,20 @@ def _bare_blocks(text: str) -> list[_Block]:
 
 def _decode_block(body: str) -> list[Any]:
     """The JSON values in one block: usually one object, sometimes several back to back."""
-    fenced = _FENCE.search(body)
-    if fenced and "{" in fenced.group(1):
-        body = fenced.group(1)
     body = body.strip()
     if not body:
         raise ParseError("empty <tool_call> block")
-    try:
-        return [loads(body)]
-    except JSONSyntaxError as first_error:
-        error = first_error
+    candidates = [body]
+    fenced = _FENCE.match(body) if body.startswith("```") else None
+    if fenced and "{" in fenced.group(1):
+        candidates.append(fenced.group(1).strip())
+    error: JSONSyntaxError | None = None
+    for candidate in candidates:
+        try:
+            return [loads(candidate)]
+        except JSONSyntaxError as exc:
+            error = error or exc
+    # Several objects back to back, or text around one: read each value string-aware.
     values: list[Any] = []
     start = body.find("{")
     while start != -1 and len(values) < MAX_BLOCKS:

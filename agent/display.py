@@ -1,12 +1,15 @@
-"""X11 helpers shared by the sandbox, the checks and `--live`: window titles and the live session.
+"""X11 helpers shared by the sandbox, the checks and `--live`: required tools, window titles, the
+live session's environment, and the Xauthority / -displayfd plumbing of a new Xvfb server.
 
 Only X11 is supported: pyautogui and mss cannot see or drive a Wayland session.
 """
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 # Tools the desktop code calls, with the Debian package that ships each one.
@@ -35,8 +38,8 @@ def require_tools(*names: str, path: str | None = None) -> None:
 
 def window_titles(env: dict[str, str], timeout: float = 10.0) -> list[str]:
     """Titles of the visible (mapped and viewable) windows with a non-empty name on env's display."""
-    # One xdotool call lists the ids, then prints each one's title; a window closing in between only
-    # loses its own line.
+    # One search lists the ids, then one call per window reads its title, so a window that closes in
+    # between only loses its own entry (a chained `getwindowname %@` would fail as a whole).
     search = subprocess.run(
         ["xdotool", "search", "--onlyvisible", "--name", "."],
         env=env, capture_output=True, text=True, timeout=timeout,
@@ -88,9 +91,36 @@ def live_display_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 def _check_connects(environ: dict[str, str]) -> None:
     if shutil.which("xwininfo", path=environ.get("PATH")) is None:
         return  # cannot probe; pyautogui will report a bad display itself
-    probe = subprocess.run(
-        ["xwininfo", "-root"], env=environ, capture_output=True, text=True, timeout=10
-    )
+    try:
+        probe = subprocess.run(["xwininfo", "-root"], env=environ, capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise DisplayError(f"X display {environ['DISPLAY']} did not answer within 10s") from None
     if probe.returncode != 0:
         reason = (probe.stderr.strip().splitlines() or ["no answer"])[-1]
         raise DisplayError(f"cannot connect to X display {environ['DISPLAY']}: {reason}")
+
+
+def add_cookie(authfile: str, display: str, cookie: str, env: dict[str, str]) -> None:
+    """Register an MIT-MAGIC-COOKIE-1 for display in authfile (created if missing)."""
+    done = subprocess.run(
+        ["xauth", "-q", "-f", authfile, "add", display, "MIT-MAGIC-COOKIE-1", cookie],
+        env=env, capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise DisplayError(f"xauth could not write {authfile}: {done.stderr.strip()}")
+
+
+def read_display_number(fd: int, timeout: float, log: Path) -> int:
+    """Read the display number Xvfb writes to -displayfd once it accepts connections."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while not data.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(0.0, remaining))
+        chunk = os.read(fd, 64) if ready else b""
+        if not chunk:
+            detail = log.read_text(errors="replace").strip()[-500:] if log.exists() else ""
+            why = "timed out" if not ready else "exited"
+            raise DisplayError(f"Xvfb {why} before reporting a display number; log: {detail}")
+        data += chunk
+    return int(data.strip())

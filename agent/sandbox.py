@@ -7,11 +7,17 @@ sandboxes run side by side and nothing of the real user's state leaks in.
 Teardown, in layers, so no process outlives the sandbox:
 1. `close()` (context-manager exit, also on exceptions and Ctrl-C) terminates every process group.
 2. Each child gets PR_SET_PDEATHSIG, so the kernel signals it when its parent dies (even by SIGKILL).
-3. A watchdog process (agent.sandbox_watchdog via `python -m agent.sandbox --watchdog`) holds
-   the read end of a pipe; when the parent dies the pipe closes and the watchdog kills every
-   process that carries this sandbox's marker in its environment, grandchildren included.
+3. A watchdog process (`python -m agent.sandbox --watchdog`) holds the read end of a pipe; when
+   the parent dies the pipe closes and the watchdog kills every process that carries this
+   sandbox's marker (AGENT_SANDBOX_ID) in its environment, grandchildren that left their group
+   included, and removes the temporary workdir.
 PR_SET_PDEATHSIG fires when the *thread* that started the child exits: create a Sandbox on a
 thread that lives as long as it does (normally the main thread).
+
+Layout of the workdir: home/ (HOME, with Documents/ and the XDG folders), runtime/
+(XDG_RUNTIME_DIR), logs/ (xvfb.log, openbox.log, appN.log), Xauthority. Apps start with cwd HOME,
+so file dialogs open there. Task files are created first, then setup commands run, then the apps
+start; `{workdir}` and `{home}` in them are expanded (see agent.tasks).
 """
 from __future__ import annotations
 
@@ -19,7 +25,6 @@ import ctypes
 import os
 import re
 import secrets
-import select
 import shutil
 import signal
 import subprocess
@@ -29,10 +34,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from agent.display import DisplayError, require_tools, window_titles
+from agent.display import DisplayError, add_cookie, read_display_number, require_tools, window_titles
 
 if TYPE_CHECKING:
     from agent.tasks import SandboxSpec
+
+__all__ = ["Sandbox", "SandboxError", "DisplayError", "marked_pids", "kill_marked"]
 
 MARKER_VAR = "AGENT_SANDBOX_ID"
 _PR_SET_PDEATHSIG = 1
@@ -128,6 +135,7 @@ class Sandbox:
         self._display: str | None = None
         self._env: dict[str, str] = {}
         self._workdir: Path | None = None
+        self._logs = Path()
 
     # -- public surface --------------------------------------------------------------------
     @property
@@ -238,10 +246,11 @@ class Sandbox:
             (home / sub).mkdir(parents=True, exist_ok=True)
         runtime = self._workdir / "runtime"
         runtime.mkdir(mode=0o700, exist_ok=True)
-        (self._workdir / "logs").mkdir(exist_ok=True)
-        self._env = self._base_env(home, runtime)
+        self._logs = self._workdir / "logs"
+        self._logs.mkdir(exist_ok=True)
+        self._env = self._base_env(home, runtime, self._workdir / "Xauthority")
 
-    def _base_env(self, home: Path, runtime: Path) -> dict[str, str]:
+    def _base_env(self, home: Path, runtime: Path, xauthority: Path) -> dict[str, str]:
         # A minimal, deterministic environment: English UI, no user config, no session bus and no
         # accessibility bus (both would start daemons outside our process groups).
         return {
@@ -262,7 +271,7 @@ class Sandbox:
             "GTK_A11Y": "none",
             "GSETTINGS_BACKEND": "memory",
             "DBUS_SESSION_BUS_ADDRESS": "disabled:",
-            "XAUTHORITY": str(self._workdir / "Xauthority"),  # type: ignore[operator]
+            "XAUTHORITY": str(xauthority),
             MARKER_VAR: self._marker,
         }
 
@@ -303,28 +312,28 @@ class Sandbox:
         authfile = self._env["XAUTHORITY"]
         # The server loads every cookie in its -auth file regardless of display number, so the
         # cookie is registered before the number is known and re-added for clients afterwards.
-        _xauth(authfile, ":0", cookie, self._env)
+        add_cookie(authfile, ":0", cookie, self._env)
         read_fd, write_fd = os.pipe()
         try:
             self._popen(
                 ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x24",
                  "-auth", authfile, "-nolisten", "tcp", "-noreset"],
-                self._workdir / "logs" / "xvfb.log", pass_fds=(write_fd,),  # type: ignore[operator]
+                self._logs / "xvfb.log", pass_fds=(write_fd,),
             )
             os.close(write_fd)
             write_fd = -1
-            number = _read_display_number(read_fd, timeout=30.0, log=self._workdir / "logs" / "xvfb.log")  # type: ignore[operator]
+            number = read_display_number(read_fd, timeout=30.0, log=self._logs / "xvfb.log")
         finally:
             os.close(read_fd)
             if write_fd >= 0:
                 os.close(write_fd)
         self._display = f":{number}"
         self._env["DISPLAY"] = self._display
-        _xauth(authfile, self._display, cookie, self._env)
+        add_cookie(authfile, self._display, cookie, self._env)
 
     def _start_openbox(self) -> None:
-        self._popen(["openbox", "--sm-disable"], self._workdir / "logs" / "openbox.log")  # type: ignore[operator]
-        # openbox owns the WM_S0 selection once it manages the screen; xdotool then reports a WM.
+        self._popen(["openbox", "--sm-disable"], self._logs / "openbox.log")
+        # openbox sets _NET_CURRENT_DESKTOP once it manages the screen; until then this query fails.
         deadline = time.monotonic() + 15.0
         while time.monotonic() < deadline:
             probe = subprocess.run(["xdotool", "get_desktop"], env=self._env, capture_output=True)
@@ -343,7 +352,7 @@ class Sandbox:
         for command in spec.setup:
             self._run_setup(expand(command, self.workdir, self.home), spec.timeout)
         for index, command in enumerate(spec.apps):
-            log = self.workdir / "logs" / f"app{index}.log"
+            log = self._logs / f"app{index}.log"
             proc = self._popen(["/bin/sh", "-c", expand(command, self.workdir, self.home)], log)
             self._apps.append((command, proc, log))
         for regex in spec.wait_windows:
@@ -379,33 +388,6 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def _xauth(authfile: str, display: str, cookie: str, env: dict[str, str]) -> None:
-    done = subprocess.run(
-        ["xauth", "-q", "-f", authfile, "add", display, "MIT-MAGIC-COOKIE-1", cookie],
-        env=env, capture_output=True, text=True,
-    )
-    if done.returncode != 0:
-        raise SandboxError(f"xauth could not write {authfile}: {done.stderr.strip()}")
-
-
-def _read_display_number(fd: int, timeout: float, log: Path) -> int:
-    """Read the display number Xvfb writes to -displayfd once it accepts connections."""
-    data = b""
-    deadline = time.monotonic() + timeout
-    while not data.endswith(b"\n"):
-        remaining = deadline - time.monotonic()
-        ready, _, _ = select.select([fd], [], [], max(0.0, remaining))
-        chunk = os.read(fd, 64) if ready else b""
-        if not chunk:
-            detail = log.read_text(errors="replace").strip()[-500:] if log.exists() else ""
-            why = "timed out" if not ready else "exited"
-            raise SandboxError(f"Xvfb {why} before reporting a display number; log: {detail}")
-        data += chunk
-    return int(data.strip())
-
-
 if __name__ == "__main__" and sys.argv[1:2] == ["--watchdog"]:
     _watchdog_main(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
 
-
-__all__ = ["Sandbox", "SandboxError", "DisplayError", "marked_pids", "kill_marked"]

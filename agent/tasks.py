@@ -7,6 +7,8 @@ Placeholders: paths and commands in `sandbox.apps`, `sandbox.setup`, the keys of
 `checks` paths and check commands may contain `{workdir}` (the sandbox's private temporary folder)
 and `{home}` (the fresh HOME inside it, `{workdir}/home`). Only these two names are replaced, so
 other braces (shell, regexes) pass through untouched. A relative path is taken relative to `{home}`.
+The instruction is shown to the policy as written (no placeholders). In the sandbox, `files` are
+written first, then `setup` runs to completion, then `apps` start and `wait_windows` are awaited.
 """
 from __future__ import annotations
 
@@ -239,31 +241,27 @@ def load_task(path: Path | str) -> Task:
 
 
 def reference_problems(task: Task) -> list[str]:
-    """Reasons the reference solution is unusable: a step that does not parse, or no final terminate."""
-    try:
-        from actions import ParseError, parse  # lazy: actions is a sibling package with its own schema
+    """Why the reference solution is unusable: a step that does not parse, a point off the
+    0-1000 grid, or no final terminate. Empty when the actions package is not importable."""
+    try:  # lazy: actions is a sibling package, only needed when a reference is checked
+        from actions import CoordinateError, ParseError, ScreenGeometry, parse, to_screen
     except ImportError:
-        return []  # the parser is not available: schema-level validation still applies
+        return []
+    geometry = ScreenGeometry.flat(task.sandbox.width, task.sandbox.height)
     problems: list[str] = []
-    last_names: list[str] = []
+    last: list[str] = []
     for index, text in enumerate(task.reference):
         try:
-            parsed = parse(text)
-        except ParseError as exc:
-            problems.append(f"reference[{index}]: does not parse: {exc}")
+            actions = parse(text).actions
+            for action in actions:
+                to_screen(action, geometry)  # raises when a coordinate is off the grid
+        except (ParseError, CoordinateError) as exc:
+            problems.append(f"reference[{index}]: {exc}")
             continue
-        last_names = _action_names(parsed)
-    if task.reference and not problems and "terminate" not in last_names:
+        last = [action.action for action in actions]
+    if task.reference and not problems and "terminate" not in last:
         problems.append(f"reference[{len(task.reference) - 1}]: the last step must be a terminate action")
     return problems
-
-
-def _action_names(parsed: Any) -> list[str]:
-    """Action names of a parse result, whether one action, a list, or an object holding `.actions`."""
-    items = getattr(parsed, "actions", parsed)
-    if not isinstance(items, (list, tuple)):
-        items = [items]
-    return [str(getattr(item, "action", type(item).__name__)).lower() for item in items]
 
 
 @dataclass

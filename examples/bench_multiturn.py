@@ -61,9 +61,10 @@ def reference_turn(hf_model, image_processor, prompt, screenshots, max_new_token
     if not torch.equal(inputs["image_grid_thw"], prompt.grid_thw()):
         raise RuntimeError(f"reference grids {inputs['image_grid_thw'].tolist()} differ from the session's")
     input_ids = torch.tensor([prompt.input_ids])
+    image_tokens = (input_ids == hf_model.config.image_token_id).int()  # what the processor returns beside ids
     with torch.inference_mode():
         output = hf_model.generate(
-            input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+            input_ids=input_ids, attention_mask=torch.ones_like(input_ids), mm_token_type_ids=image_tokens,
             pixel_values=inputs["pixel_values"], image_grid_thw=inputs["image_grid_thw"],
             max_new_tokens=max_new_tokens, do_sample=False,
         )

@@ -51,9 +51,9 @@ class Attention:
         outputs, start = [], 0
         for length in lengths:
             span = slice(start, start + length)
-            # [n, H, D] -> [H, n, D] for SDPA, and back.
-            out = F.scaled_dot_product_attention(q[span].transpose(0, 1), k[span].transpose(0, 1), v[span].transpose(0, 1))
-            outputs.append(out.transpose(0, 1))
+            # [n, H, D] -> [1, H, n, D] for SDPA (its CPU kernels are much slower on 3D inputs), and back.
+            q_i, k_i, v_i = (t[span].transpose(0, 1)[None] for t in (q, k, v))
+            outputs.append(F.scaled_dot_product_attention(q_i, k_i, v_i)[0].transpose(0, 1))
             start += length
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)
 
@@ -63,12 +63,12 @@ class Attention:
         total = past + q.shape[0]
         if self.backend == "flash":
             return _flash_with_kvcache(q, k_cache, v_cache, total)
-        keys, values = k_cache[0, :, :total], v_cache[0, :, :total]  # [Hkv, L, D]
-        groups = q.shape[1] // keys.shape[0]
+        keys, values = k_cache[:, :, :total], v_cache[:, :, :total]  # [1, Hkv, L, D]
+        groups = q.shape[1] // keys.shape[1]
         if groups > 1:  # GQA: each KV head serves `groups` query heads
-            keys = keys.repeat_interleave(groups, dim=0)
-            values = values.repeat_interleave(groups, dim=0)
-        queries = q.transpose(0, 1)  # [H, T, D]
+            keys = keys.repeat_interleave(groups, dim=1)
+            values = values.repeat_interleave(groups, dim=1)
+        queries = q.transpose(0, 1)[None]  # [1, H, T, D]
         if past == 0:
             out = F.scaled_dot_product_attention(queries, keys, values, is_causal=q.shape[0] > 1)
         elif q.shape[0] == 1:
@@ -78,7 +78,7 @@ class Attention:
             query_pos = torch.arange(past, total, device=q.device)[:, None]
             mask = torch.arange(total, device=q.device)[None, :] <= query_pos  # [T, L]
             out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
-        return out.transpose(0, 1)
+        return out[0].transpose(0, 1)
 
 
 def _flash_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lengths: list[int]) -> torch.Tensor:

@@ -24,7 +24,10 @@ REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 
 def render_chat(template: str, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None,
                 add_generation_prompt: bool = True, **variables: Any) -> str:
-    """Prompt text of `messages` (and `tools`) under a chat template, as transformers renders it."""
+    """Prompt text of `messages` (and `tools`) under a chat template, as transformers renders it.
+
+    Unlike transformers, the generation prompt ("<|im_start|>assistant\\n") is added by default.
+    """
     if tools is not None:
         for index, tool in enumerate(tools):
             if not isinstance(tool, Mapping):
@@ -67,14 +70,14 @@ def expand_image_pads(ids: Sequence[int], image_pad_id: int, counts: Sequence[in
     return out
 
 
-def count_images(messages: Sequence[Mapping[str, Any]]) -> int:
-    """Number of image parts in `messages`, in the template's sense ("image" / "image_url" / type image)."""
-    total = 0
+def message_images(messages: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """The "image" value of every image part, in prompt order (what the template counts as images)."""
+    found = []
     for message in messages:
         content = message.get("content")
         if isinstance(content, list):
-            total += sum(1 for part in content if isinstance(part, Mapping) and _is_image_part(part))
-    return total
+            found.extend(part.get("image") for part in content if isinstance(part, Mapping) and _is_image_part(part))
+    return found
 
 
 def _is_image_part(part: Mapping[str, Any]) -> bool:
@@ -94,7 +97,9 @@ def compile_template(template: str) -> Any:
     import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    environment = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
+    )
     environment.filters["tojson"] = _tojson
     environment.globals["raise_exception"] = _raise_exception
     environment.globals["strftime_now"] = _strftime_now

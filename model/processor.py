@@ -30,14 +30,14 @@ MAX_ASPECT_RATIO = 200
 class ProcessorConfig:
     """Image preprocessing settings of a checkpoint (preprocessor_config.json)."""
 
-    patch_size: int = 16
-    merge_size: int = 2
-    temporal_patch_size: int = 2
-    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    patch_size: int = 16  # side of one vision patch in pixels
+    merge_size: int = 2  # merge x merge patches become one text token
+    temporal_patch_size: int = 2  # frames per patch; a still image is repeated to fill them
+    image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)  # per RGB channel, after rescaling
     image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    rescale_factor: float = 1 / 255
-    min_pixels: int = DEFAULT_MIN_PIXELS
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    rescale_factor: float = 1 / 255  # bytes -> [0, 1]
+    min_pixels: int = DEFAULT_MIN_PIXELS  # resized images have at least this many pixels...
+    max_pixels: int = DEFAULT_MAX_PIXELS  # ...and at most this many
 
     @property
     def factor(self) -> int:
@@ -57,8 +57,12 @@ class ProcessorConfig:
             "image_mean": tuple(data.get("image_mean", cls.image_mean)),
             "image_std": tuple(data.get("image_std", cls.image_std)),
             "rescale_factor": data.get("rescale_factor", cls.rescale_factor),
-            "min_pixels": _first_present(data.get("min_pixels"), size.get("shortest_edge"), size.get("min_pixels"), cls.min_pixels),
-            "max_pixels": _first_present(data.get("max_pixels"), size.get("longest_edge"), size.get("max_pixels"), cls.max_pixels),
+            "min_pixels": _first_present(
+                data.get("min_pixels"), size.get("shortest_edge"), size.get("min_pixels"), cls.min_pixels
+            ),
+            "max_pixels": _first_present(
+                data.get("max_pixels"), size.get("longest_edge"), size.get("max_pixels"), cls.max_pixels
+            ),
         }
         for name in ("patch_size", "merge_size", "temporal_patch_size", "min_pixels", "max_pixels"):
             if not isinstance(values[name], int) or values[name] <= 0:

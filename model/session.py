@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from model.conversation import AssistantTurn, Conversation, ImageEntry, RenderedPrompt, UserTurn
 from model.counters import TurnCounters
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import torch
     from PIL.Image import Image
 
-    from model.generate import GenerationConfig
+    from model.generate import GenerationConfig, OnToken
 
 
 class KVBudgetError(RuntimeError):
@@ -123,12 +123,11 @@ class Session:
 
     # ----------------------------------------------------------------------------- turns
 
-    def generate(self, config: "GenerationConfig | None" = None,
-                 on_token: Callable[[int], None] | None = None) -> SessionReply:
+    def generate(self, config: "GenerationConfig | None" = None, on_token: "OnToken | None" = None) -> SessionReply:
         """Prefill what is new, decode a reply, keep it in the conversation as its generated ids."""
-        from model.generate import GenerationConfig
+        from model.generate import GenerationConfig, OnToken
 
-        config = config or GenerationConfig()
+        config = config or self.model.generation_defaults or GenerationConfig()
         state = self.prefill(reserve=config.max_new_tokens)
         return self.decode(state, config, on_token)
 
@@ -151,15 +150,15 @@ class Session:
         counters.images_dropped = self._dropped_this_turn
         return Prefill(logits, prompt, counters)
 
-    def decode(self, state: Prefill, config: "GenerationConfig",
-               on_token: Callable[[int], None] | None = None) -> SessionReply:
+    def decode(self, state: Prefill, config: "GenerationConfig", on_token: "OnToken | None" = None) -> SessionReply:
         """Decode a reply after `prefill` and append it to the conversation."""
         from model.generate import decode_loop
 
         start = time.perf_counter()
         cursor = self.ledger.cursor_at(len(self.ledger))
         before = self.cache.length
-        result = decode_loop(self.model, self.cache, state.logits, cursor, config, self.model.tokenizer, on_token)
+        result = decode_loop(self.model, self.cache, state.logits[None], cursor, config, self.model.tokenizer,
+                             on_token)
         _sync(self.model)
         fed = self.cache.length - before  # generated tokens written to the cache (not the last one)
         self.ledger.extend_text(result.token_ids[:fed], cursor)
@@ -258,6 +257,7 @@ class Session:
             self.ledger.extend(keys[lo:hi], positions)
         _sync(self.model)
         counters.prefill_ms = (time.perf_counter() - start) * 1e3
+        self.cache.cursor = self.ledger.cursor_at(len(self.ledger))
         return logits[-1].float()
 
     def _stop_ids(self) -> set[int]:

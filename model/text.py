@@ -102,7 +102,9 @@ class TextModel(nn.Module):
         """Build the decoder; `device` places the rotary tables."""
         super().__init__()
         self.config = config
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        # Weights come from the checkpoint: skip the random init (slow on the meta device).
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size,
+                                         _weight=torch.empty(config.vocab_size, config.hidden_size))
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary = TextRotary(config.head_dim, config.rope_theta, config.mrope_section, device=device)

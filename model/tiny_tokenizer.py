@@ -1,10 +1,11 @@
 """A tiny byte-level BPE tokenizer with Qwen3-VL's special tokens, for test checkpoints.
 
 `write_tiny_tokenizer(folder)` writes the files a real Qwen3-VL checkpoint ships for text:
-tokenizer.json (same normaliser / pre-tokeniser / decoder pipeline as Qwen's, 256 byte tokens,
-a few hundred merges learned from a fixed corpus), tokenizer_config.json and chat_template.json
-holding a chat template that renders exactly like Qwen3-VL-Instruct's. Both our own loader and
-transformers' AutoTokenizer / AutoProcessor read the folder.
+tokenizer.json (same normaliser / pre-tokeniser / decoder pipeline as Qwen's, 256 byte tokens so
+any UTF-8 text encodes, about a hundred merges learned from a fixed corpus, then the added tokens),
+tokenizer_config.json and chat_template.json holding a chat template that renders like
+Qwen3-VL-Instruct's. Our loader, transformers' AutoTokenizer and AutoImageProcessor read the folder
+(transformers' AutoProcessor for Qwen3-VL also needs torchvision, for its video processor).
 """
 
 from __future__ import annotations
@@ -46,14 +47,14 @@ Thought: I should open the settings of the text editor. Action: click on the Edi
 the of and to in is it that for on with as this be are was at by from or an not
 """
 
-NUM_MERGES = 240
+MAX_MERGES = 240  # pairs seen at least twice in the corpus; it yields 99
 
 
 @dataclass(frozen=True)
 class TinyTokenizerInfo:
     """Vocabulary size and the ids of Qwen's special tokens in a tiny tokenizer."""
 
-    vocab_size: int
+    vocab_size: int  # BPE vocabulary plus added tokens; ids run 0 .. vocab_size - 1
     endoftext_id: int
     im_start_id: int
     im_end_id: int
@@ -64,18 +65,18 @@ class TinyTokenizerInfo:
     video_pad_id: int
     tool_call_start_id: int
     tool_call_end_id: int
-    token_ids: dict[str, int]
+    token_ids: dict[str, int]  # every added token (special or not) by its text
 
 
 def write_tiny_tokenizer(folder: str | Path) -> TinyTokenizerInfo:
     """Write tokenizer.json, tokenizer_config.json and chat_template.json into `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    vocab, merges = _learn_byte_level_merges(MERGE_CORPUS, NUM_MERGES)
+    vocab, merges = _learn_byte_level_merges(MERGE_CORPUS, MAX_MERGES)
     added = _added_token_ids(start=len(vocab))
-    (folder / "tokenizer.json").write_text(json.dumps(_tokenizer_json(vocab, merges, added), ensure_ascii=False, indent=1))
-    (folder / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(added), ensure_ascii=False, indent=2))
-    (folder / "chat_template.json").write_text(json.dumps({"chat_template": CHAT_TEMPLATE}, ensure_ascii=False, indent=2))
+    _write_json(folder / "tokenizer.json", _tokenizer_json(vocab, merges, added))
+    _write_json(folder / "tokenizer_config.json", _tokenizer_config(added))
+    _write_json(folder / "chat_template.json", {"chat_template": CHAT_TEMPLATE})
     return TinyTokenizerInfo(
         vocab_size=len(vocab) + len(added),
         endoftext_id=added["<|endoftext|>"],
@@ -92,7 +93,12 @@ def write_tiny_tokenizer(folder: str | Path) -> TinyTokenizerInfo:
     )
 
 
-def _learn_byte_level_merges(corpus: str, num_merges: int) -> tuple[dict[str, int], list[list[str]]]:
+def _write_json(path: Path, document: dict) -> None:
+    """Write a JSON file the way transformers does (UTF-8, indented, non-ASCII kept)."""
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _learn_byte_level_merges(corpus: str, max_merges: int) -> tuple[dict[str, int], list[list[str]]]:
     """Train a small BPE on `corpus` over the 256 byte-level symbols; deterministic."""
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
@@ -101,7 +107,7 @@ def _learn_byte_level_merges(corpus: str, num_merges: int) -> tuple[dict[str, in
     tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = _pre_tokenizer(pre_tokenizers, Regex)
     trainer = trainers.BpeTrainer(
-        vocab_size=len(alphabet) + num_merges, initial_alphabet=alphabet, show_progress=False, min_frequency=2
+        vocab_size=len(alphabet) + max_merges, initial_alphabet=alphabet, show_progress=False, min_frequency=2
     )
     tokenizer.train_from_iterator([corpus], trainer=trainer)
     model = json.loads(tokenizer.to_str())["model"]
@@ -132,7 +138,8 @@ def _tokenizer_json(vocab: dict[str, int], merges: list[list[str]], added: dict[
     """The tokenizer.json document, in the layout the `tokenizers` library serialises."""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=[tuple(m) for m in merges], fuse_unk=False, byte_fallback=False))
+    bpe = models.BPE(vocab=vocab, merges=[tuple(m) for m in merges], fuse_unk=False, byte_fallback=False)
+    tokenizer = Tokenizer(bpe)
     tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = _pre_tokenizer(pre_tokenizers, Regex)
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)

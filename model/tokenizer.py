@@ -166,4 +166,6 @@ def _add_missing_tokens(backend: Any, config: dict[str, Any], source: Path) -> N
                 backend.add_tokens([token])
             existing = backend.token_to_id(content)
         if existing != expected:
-            raise ValueError(f"{source}: token {content!r} is listed with id {expected} but tokenizer.json gives {existing}")
+            raise ValueError(
+                f"{source}: token {content!r} is listed with id {expected} but tokenizer.json gives {existing}"
+            )

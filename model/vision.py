@@ -128,7 +128,9 @@ class VisionTower(nn.Module):
         super().__init__()
         self.config = config
         self.patch_embed = PatchEmbed(config)
-        self.pos_embed = nn.Embedding(config.num_position_embeddings, config.hidden_size)
+        # Weights come from the checkpoint: skip the random init (slow on the meta device).
+        self.pos_embed = nn.Embedding(config.num_position_embeddings, config.hidden_size,
+                                      _weight=torch.empty(config.num_position_embeddings, config.hidden_size))
         self.blocks = nn.ModuleList(VisionBlock(config) for _ in range(config.depth))
         self.merger = PatchMerger(config, postshuffle_norm=False)
         self.deepstack_merger_list = nn.ModuleList(

@@ -107,8 +107,8 @@ class LiveRunApp(ViewerApp):
         self.abort = threading.Event()
         self.exit_code: int | None = None
         self.error: BaseException | None = None
-        self._run_started = threading.Event()
-        self._run_done = threading.Event()
+        self.run_started = threading.Event()  # set when the worker begins
+        self.run_done = threading.Event()  # set when `start` has returned or raised
 
     def on_mount(self) -> None:
         """Show the waiting screen and start the run."""
@@ -131,19 +131,24 @@ class LiveRunApp(ViewerApp):
         """Run the loop in a thread worker; remember its exit code or exception."""
 
         def body() -> None:
-            self._run_started.set()
+            """The worker: the whole run, however it ends."""
+            self.run_started.set()
             try:
                 self.exit_code = self.start(self.abort, self._on_run_dir)
             except BaseException as exc:  # re-raised by run_with_viewer after the app closes
                 self.error = exc
                 self.exit_code = 1
             finally:
-                self._run_done.set()
+                self.run_done.set()
                 self._call_ui(self._run_finished)
 
         self.run_worker(body, thread=True, exit_on_error=False, group="run", name="agent run")
 
     def _run_finished(self) -> None:
+        if isinstance(self.screen, WaitingScreen):  # it ended before creating its folder
+            self.screen.query_one("#waiting", Static).update(
+                f"The run ended before writing a trace (exit code {self.exit_code}). Press q to quit."
+            )
         if self.error is not None:
             self.notify(f"The run failed: {self.error!r}", severity="error", timeout=30)
         if self.abort.is_set():
@@ -151,7 +156,7 @@ class LiveRunApp(ViewerApp):
 
     async def action_quit(self) -> None:
         """Ask the run to stop, then close once the worker has returned."""
-        if self._run_done.is_set():
+        if self.run_done.is_set():
             self.exit(self.exit_code)
             return
         self.abort.set()
@@ -162,13 +167,21 @@ class LiveRunApp(ViewerApp):
         self.push_screen(RunsScreen(run_dir.parent))
 
 
-def run_with_viewer(start: StartRun) -> int:
-    """`agent run --tui`: run `start(abort_event, on_run_dir)` in a worker while the viewer follows it."""
-    app = LiveRunApp(start, renderer=prepare_renderer("auto"))
-    app.run()
+def run_with_viewer(start: StartRun, *, auto_pilot=None) -> int:
+    """`agent run --tui`: run `start(abort_event, on_run_dir)` in a worker while the viewer follows it.
+
+    Returns the run's exit code (re-raises what `start` raised). `auto_pilot` (a Textual autopilot
+    coroutine) runs the app headless: tests and scripted demos drive it that way.
+    """
+    if auto_pilot is None:
+        app = LiveRunApp(start, renderer=prepare_renderer("auto"))
+        app.run()
+    else:
+        app = LiveRunApp(start, renderer="halfblock")
+        app.run(headless=True, size=(120, 40), auto_pilot=auto_pilot)
     app.abort.set()  # however the app ended, the run must stop
-    if app._run_started.is_set():
-        app._run_done.wait()
+    if app.run_started.is_set():
+        app.run_done.wait()
     if app.error is not None:
         raise app.error
     return app.exit_code if app.exit_code is not None else 1

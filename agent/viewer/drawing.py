@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -64,13 +64,9 @@ def plan_marks(
     step: StepRecord, geometry: GeometryRecord | None, size: tuple[int, int], pointer: Point | None = None
 ) -> tuple[list[Mark], Point | None]:
     """Marks for a step's actions in screenshot pixels, and the pointer position after them."""
-    executed = bool(step.executed)
+    to_shot = _point_mapper(bool(step.executed), geometry, size)
     marks: list[Mark] = []
     for action in step.executed or step.actions:
-
-        def to_shot(xy: Any) -> Point | None:
-            return executed_to_shot(xy, geometry, size) if executed else grid_to_shot(xy, size)
-
         name = action.get("action")
         target = to_shot(action.get("coordinate"))
         if name == "left_click_drag":
@@ -88,6 +84,13 @@ def plan_marks(
             marks.append(Mark("label", [pointer] if pointer else [], describe_action(action)))
         pointer = target or pointer
     return marks, pointer
+
+
+def _point_mapper(executed: bool, geometry: GeometryRecord | None, size: tuple[int, int]) -> Callable[[Any], Point | None]:
+    # Executed actions hold pointer-space pixels; parsed ones the model's 0–1000 grid.
+    if executed:
+        return lambda xy: executed_to_shot(xy, geometry, size)
+    return lambda xy: grid_to_shot(xy, size)
 
 
 def _no_coord(action: dict[str, Any]) -> dict[str, Any]:
@@ -120,11 +123,21 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def draw_marks(image: Image.Image, marks: list[Mark]) -> Image.Image:
-    """A copy of `image` with the marks drawn, scaled to the image size."""
+def default_scale(size: tuple[int, int]) -> float:
+    """Line/marker scale for an image viewed at about its own size: 1920×1080 → 3."""
+    return max(1.0, min(size) / 360)
+
+
+def terminal_scale(size: tuple[int, int]) -> float:
+    """Bolder marks for a terminal, where a screenshot shrinks to ~100 columns."""
+    return max(default_scale(size), size[0] / 200)
+
+
+def draw_marks(image: Image.Image, marks: list[Mark], scale: float | None = None) -> Image.Image:
+    """A copy of `image` with the marks drawn; `scale` multiplies line widths and sizes."""
     out = image.convert("RGB")
     draw = ImageDraw.Draw(out)
-    scale = max(1.0, min(out.size) / 360)  # 1920×1080 → 3: marks stay visible when shrunk
+    scale = scale or default_scale(out.size)
     font = _font(int(11 * scale))
     for mark in marks:
         if mark.kind == "point":
@@ -176,14 +189,17 @@ def _draw_label(draw, text: str, anchor: Point | None, font, scale: float, size:
 
 
 def annotate_step(
-    image: Image.Image, step: StepRecord, geometry: GeometryRecord | None, pointer: Point | None = None
+    image: Image.Image, step: StepRecord, geometry: GeometryRecord | None, pointer: Point | None = None,
+    scale: float | None = None,
 ) -> Image.Image:
     """The screenshot with the step's action drawn on it."""
     marks, _ = plan_marks(step, geometry, image.size, pointer)
-    return draw_marks(image, marks)
+    return draw_marks(image, marks, scale)
 
 
-def load_annotated(run_dir: Path, steps: list[StepRecord], index: int, geometry: GeometryRecord | None) -> Image.Image | None:
+def load_annotated(
+    run_dir: Path, steps: list[StepRecord], index: int, geometry: GeometryRecord | None, for_terminal: bool = False
+) -> Image.Image | None:
     """Step `index`'s screenshot with its action drawn; None when it is missing or unreadable."""
     step = steps[index]
     if not step.screenshot:
@@ -191,6 +207,7 @@ def load_annotated(run_dir: Path, steps: list[StepRecord], index: int, geometry:
     try:
         with Image.open(Path(run_dir) / step.screenshot) as raw:
             image = raw.convert("RGB")
-    except (OSError, ValueError):
-        return None
-    return annotate_step(image, step, geometry, pointer_before(steps, index, geometry, image.size))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None  # PIL reports some broken PNGs as SyntaxError
+    scale = terminal_scale(image.size) if for_terminal else None
+    return annotate_step(image, step, geometry, pointer_before(steps, index, geometry, image.size), scale)

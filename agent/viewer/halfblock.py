@@ -58,6 +58,7 @@ class HalfBlockImage(Widget):
 
     @image.setter
     def image(self, image: Image.Image | None) -> None:
+        """Replace the image and redraw."""
         self._image = image
         self._cache = None
         self.refresh()
@@ -77,6 +78,7 @@ class HalfBlockImage(Widget):
     def render_line(self, y: int) -> Strip:
         """One terminal row of the image (blank below it)."""
         strips = self._strips()
-        if y < len(strips):
-            return strips[y].extend_cell_length(self.size.width)
-        return Strip.blank(self.size.width)
+        if y >= len(strips):
+            return Strip.blank(self.size.width)
+        margin = (self.size.width - strips[y].cell_length) // 2  # centre the picture
+        return Strip.join([Strip.blank(margin), strips[y]]).extend_cell_length(self.size.width)

@@ -41,6 +41,7 @@ class RunScreen(Screen):
         self.renderer = renderer
         self.poll_interval = poll_interval
         self._timer = None
+        self._poll_worker = None
 
     def compose(self) -> ComposeResult:
         """Header, run info (checks, damage), the step table and the detail pane."""
@@ -63,8 +64,8 @@ class RunScreen(Screen):
         table.add_column("model ms", key="model")
         table.focus()
         if self.follower:
-            self.poll()
-            self._timer = self.set_interval(self.poll_interval, self.poll)
+            self._tick()
+            self._timer = self.set_interval(self.poll_interval, self._tick)
         else:
             self.load()
 
@@ -84,7 +85,12 @@ class RunScreen(Screen):
         self._add_steps(run.steps)
         self._refresh_run_info()
 
-    @work(thread=True, exclusive=True, group="follow")
+    def _tick(self) -> None:
+        # One poll at a time: two threads reading the same offset would duplicate steps.
+        if self._poll_worker is None or self._poll_worker.is_finished:
+            self._poll_worker = self.poll()
+
+    @work(thread=True, group="follow")
     def poll(self) -> None:
         """Read what was appended since the last poll (worker thread)."""
         if self.follower is None or self.follower.finished:
@@ -144,10 +150,14 @@ class RunScreen(Screen):
         """Load and annotate the screenshot off the UI thread; drop it if another step was chosen."""
         step = self.run.steps[index]
         geometry = self.run.meta.geometry if self.run.meta else None
-        image = load_annotated(self.run_dir, self.run.steps, index, geometry)
+        image = load_annotated(self.run_dir, self.run.steps, index, geometry, for_terminal=True)
         message = "" if image else _missing_message(self.run_dir, step)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.query_one(ScreenshotPanel).show, image, message)
+            self.app.call_from_thread(self._show_screenshot, index, image, message)
+
+    def _show_screenshot(self, index: int, image, message: str) -> None:
+        if index == self.current_index():  # a slower, older render must not replace a newer one
+            self.query_one(ScreenshotPanel).show(index, image, message)
 
     def current_index(self) -> int | None:
         """Index (into the run's steps) of the highlighted row."""
@@ -156,7 +166,7 @@ class RunScreen(Screen):
 
     def action_next_error(self) -> None:
         """Move to the next step with an error, wrapping around at the end."""
-        steps = self.run.steps
+        steps = self.run.steps[: self.query_one(NavTable).row_count]  # only steps already listed
         start = self.current_index() or 0
         order = list(range(start + 1, len(steps))) + list(range(0, start + 1))
         for index in order:

@@ -63,10 +63,7 @@ class RunsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Set up the columns and start reading the runs."""
-        table = self.query_one(NavTable)
-        for key, (header, _, _) in COLUMNS.items():
-            table.add_column(header, key=key)
+        """Start reading the runs (the table is filled when they arrive)."""
         self.query_one("#runs-empty").display = False
         self.reload()
 
@@ -89,13 +86,16 @@ class RunsScreen(Screen):
         self._fill()
 
     def _fill(self) -> None:
+        # Columns are rebuilt with the rows so the sort arrow lives in a header label DataTable owns.
         table = self.query_one(NavTable)
         keep = self.highlighted_path()
-        table.clear()
+        table.clear(columns=True)
+        for key, (header, _, _) in COLUMNS.items():
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
+            table.add_column(header + arrow, key=key)
         sort_key = COLUMNS[self.sort_column][1]
         for summary in sorted(self.summaries, key=sort_key, reverse=self.sort_reverse):
             table.add_row(*self._cells(summary), key=str(summary.path))
-        self._mark_sorted_header(table)
         if keep is not None and str(keep) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep)))
 
@@ -105,12 +105,6 @@ class RunsScreen(Screen):
             summary.task, summary.model, status, Text(str(summary.steps), justify="right"),
             Text(format_duration(summary.duration_s), justify="right"), format_start(summary.started_at),
         ]
-
-    def _mark_sorted_header(self, table: DataTable) -> None:
-        for key, (header, _, _) in COLUMNS.items():
-            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
-            table.columns[key].label = Text(header + arrow)
-        table.refresh()
 
     def highlighted_path(self) -> Path | None:
         """The run under the cursor, if any."""

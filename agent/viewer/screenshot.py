@@ -41,6 +41,7 @@ class ScreenshotPanel(Container):
     def __init__(self, renderer: Renderer = "halfblock", **kwargs):
         super().__init__(**kwargs)
         self._widget_class = image_widget_class(renderer)
+        self.shown_step: int | None = None  # which step's screenshot (or note) is on display
 
     def compose(self) -> ComposeResult:
         """An image widget and a message line; one of them is visible."""
@@ -49,8 +50,9 @@ class ScreenshotPanel(Container):
         yield self._widget_class(id="shot-image", classes=classes)
         yield Static("", id="shot-message")
 
-    def show(self, image: Image.Image | None, message: str = "") -> None:
-        """Display `image`, or hide the image and show `message` instead."""
+    def show(self, step: int, image: Image.Image | None, message: str = "") -> None:
+        """Display step `step`'s `image`, or hide the image and show `message` instead."""
+        self.shown_step = step
         picture = self.query_one("#shot-image")
         picture.image = image  # both widget kinds expose an `image` property
         picture.display = image is not None

@@ -123,7 +123,7 @@ class RunSummary:
     def status_label(self) -> str:
         """Status with a damage mark; an incomplete run reads 'running?' (crashed or still going)."""
         label = "running?" if self.status == "incomplete" else self.status
-        return label + (" ⚠" if self.damaged and self.status != "incomplete" else "")
+        return label + (" ⚠" if self.damaged else "")
 
 
 def run_duration(run: LoadedRun) -> float | None:

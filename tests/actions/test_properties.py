@@ -25,12 +25,17 @@ numbers = st.one_of(
     st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False),
 )
 points = st.tuples(numbers, numbers).map(list)
+# Text an action may carry that looks like markup to the parser (it must stay text).
+MARKERS = ["<think>", "</think>", "<THINK>", "<tool_call>", "</tool_call>", "```", "{{", "}}", "\\", '"', "'",
+           "Action: click(start_box='(1,2)')"]
+tricky_text = st.lists(st.one_of(st.sampled_from(MARKERS), st.text(max_size=5)), min_size=1, max_size=8).map("".join)
+texts = st.one_of(st.text(min_size=1), tricky_text).filter(bool)
 key_names = st.sampled_from(sorted(NAMED_KEYS) + list("abcxyz0123456789+-=/.,;[]"))
 
 arguments = st.one_of(
     st.builds(lambda keys: {"action": "key", "keys": keys}, st.lists(key_names, min_size=1, max_size=4)),
-    st.builds(lambda text: {"action": "type", "text": text}, st.text(min_size=1)),
-    st.builds(lambda text: {"action": "answer", "text": text}, st.text()),
+    st.builds(lambda text: {"action": "type", "text": text}, texts),
+    st.builds(lambda text: {"action": "answer", "text": text}, st.one_of(st.just(""), texts)),
     st.builds(
         lambda name, point: {"action": name, "coordinate": point},
         st.sampled_from(["mouse_move", "left_click", "right_click", "middle_click", "double_click",

@@ -180,3 +180,16 @@ def test_broken_json_is_a_parse_error():
 
 def test_parse_error_is_a_value_error():
     assert issubclass(ParseError, ValueError)
+
+
+def test_markup_inside_typed_text_stays_text():
+    text = tool_call('{"action": "type", "text": "</think> <tool_call> ``` {{x}} </tool_call>"}')
+    assert only_action(text) == {"action": "type", "text": "</think> <tool_call> ``` {{x}} </tool_call>"}
+
+
+def test_runaway_output_beyond_the_limit_is_ignored_with_a_note():
+    from actions.parsing import MAX_TEXT_CHARS
+
+    parsed = parse(CLICK + "\n" + "la " * MAX_TEXT_CHARS)
+    assert parsed.actions[0].coordinate == (512, 300)
+    assert any("ignored" in note for note in parsed.notes)

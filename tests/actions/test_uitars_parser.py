@@ -124,3 +124,8 @@ def test_explicit_format_is_honoured_and_unknown_format_rejected():
         parse("Action: click(start_box='(1,2)')", "qwen")
     with pytest.raises(ParseError, match="unknown format 'claude'"):
         parse("Action: click(start_box='(1,2)')", "claude")
+
+
+def test_auto_falls_back_to_ui_tars_when_json_is_only_typed_text():
+    text = """Thought: fill in the field\nAction: type(content='{"action": 1}')"""
+    assert dumped(text) == [{"action": "type", "text": '{"action": 1}'}]

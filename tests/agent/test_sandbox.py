@@ -208,3 +208,22 @@ def test_ctrl_c_tears_down_before_the_owner_exits(tmp_path):
     owner.wait(timeout=60)
     assert len(pids) >= 4
     assert report == {"alive_after_ctrl_c": []}
+
+
+@pytest.mark.desktop
+def test_given_workdir_is_used_and_kept(tmp_path):
+    spec = SandboxSpec(files={"{workdir}/data/in.txt": "x", "rel.txt": "y"}, setup=["cp {workdir}/data/in.txt copied.txt"])
+    with Sandbox(spec, workdir=tmp_path / "box") as sandbox:
+        assert sandbox.workdir == tmp_path / "box"
+        assert (sandbox.home / "rel.txt").read_text() == "y"  # relative paths are under HOME
+        assert (sandbox.home / "copied.txt").read_text() == "x"  # setup runs after files, in HOME
+    assert (tmp_path / "box" / "home" / "copied.txt").exists()
+    assert (tmp_path / "box" / "logs" / "xvfb.log").exists()
+
+
+def test_using_a_sandbox_that_is_not_running_is_an_error():
+    sandbox = Sandbox()
+    with pytest.raises(SandboxError, match="not running"):
+        sandbox.run("true")
+    with pytest.raises(SandboxError, match="not running"):
+        _ = sandbox.env

@@ -182,3 +182,18 @@ def test_config_errors_name_the_field(data, message):
 def test_config_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="preprocessor_config.json"):
         ProcessorConfig.from_file(tmp_path)
+
+
+@pytest.mark.parametrize("patch_size, merge_size", [(16, 1), (14, 2), (8, 4)])
+def test_other_patch_and_merge_sizes_equal_transformers(patch_size, merge_size):
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    image = noise_image(333, 222, seed=9)
+    expected = Qwen2VLImageProcessorPil(
+        patch_size=patch_size, merge_size=merge_size, temporal_patch_size=2, image_mean=[0.5] * 3,
+        image_std=[0.5] * 3, min_pixels=4096, max_pixels=100_000,
+    )([image], return_tensors="np")
+    ours = preprocess([image], 4096, 100_000, patch_size=patch_size, merge_size=merge_size)
+    assert ours.grid_thw.tolist() == expected["image_grid_thw"].tolist()
+    assert np.abs(ours.pixel_values.numpy() - expected["pixel_values"]).max() <= PIXEL_ATOL
+    assert ours.tokens_per_image() == [int(expected["image_grid_thw"][0].prod()) // merge_size**2]

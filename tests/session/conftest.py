@@ -1,23 +1,14 @@
 """Fixtures for session tests: one tiny random checkpoint, loaded by us and by transformers (float32)."""
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 
 import pytest
 
-TOOL = json.loads((Path(__file__).resolve().parents[2] / "agent" / "data" / "computer_use_tool.json").read_text())
-# Small screenshots of varying shapes (merge2 preset: 32-pixel factor, 12..24 image tokens each).
-SIZES = [(64, 64), (128, 96), (96, 64), (128, 64), (64, 96), (96, 96), (128, 96), (64, 64)]
-
-
-def screenshot(turn: int, size: tuple[int, int] = (96, 64)):
-    """A deterministic RGB image that differs from every other turn's."""
-    import numpy as np
-    from PIL import Image
-
-    rng = np.random.default_rng(turn)
-    return Image.fromarray(rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8))
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture(scope="session")
@@ -43,33 +34,3 @@ def reference(tiny_folder):
     from transformers import Qwen3VLForConditionalGeneration
 
     return Qwen3VLForConditionalGeneration.from_pretrained(tiny_folder, dtype=torch.float32).eval()
-
-
-def reference_inputs(model, prompt) -> dict:
-    """transformers inputs for a rendered prompt: ids, mask, image rows, grids, and which ids are image pads."""
-    import torch
-
-    ids = torch.tensor([prompt.input_ids])
-    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-              "mm_token_type_ids": (ids == model.config.image_token_id).int()}
-    if prompt.images:
-        inputs.update(pixel_values=prompt.pixel_values(), image_grid_thw=prompt.grid_thw())
-    return inputs
-
-
-def reference_logits(model, prompt):
-    """Last-token logits [vocab] of a from-scratch transformers forward over the whole prompt."""
-    import torch
-
-    with torch.inference_mode():
-        out = model(**reference_inputs(model, prompt))
-    return out.logits[0, -1].float()
-
-
-def reference_greedy(model, prompt, max_new_tokens: int) -> list[int]:
-    """Greedy ids from transformers generate over the whole prompt (its stop tokens from the checkpoint)."""
-    import torch
-
-    with torch.inference_mode():
-        out = model.generate(**reference_inputs(model, prompt), max_new_tokens=max_new_tokens, do_sample=False)
-    return out[0, len(prompt.input_ids):].tolist()

@@ -26,3 +26,13 @@ def plain(renderable) -> str:
 def table_column(table, column: str) -> list[str]:
     """The plain text of one column of a DataTable, top to bottom."""
     return [str(value) for value in table.get_column(column)]
+
+
+def step_rows(app) -> int:
+    """Rows in the run screen's step table; -1 while that screen is not composed yet."""
+    from textual.css.query import NoMatches
+
+    try:
+        return app.screen.query_one("#steps-table").row_count
+    except NoMatches:
+        return -1

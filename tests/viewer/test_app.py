@@ -11,9 +11,8 @@ from agent.viewer.app import ViewerApp, resolve_target, run_viewer
 from agent.viewer.errors import NotARunError
 from agent.viewer.halfblock import HalfBlockImage
 from agent.viewer.nav_table import NavTable
-from agent.viewer.run_screen import RunScreen
 from agent.viewer.runs_screen import RunsScreen
-from pilot_helpers import plain, table_column, wait_until
+from pilot_helpers import plain, step_rows, table_column, wait_until
 
 SIZE = (140, 44)
 pytestmark = pytest.mark.anyio
@@ -35,10 +34,8 @@ async def open_runs_list(pilot) -> NavTable:
 
 
 async def open_run_screen(pilot, rows: int) -> NavTable:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunScreen), "the run screen")
-    table = steps_table(pilot.app)
-    await wait_until(pilot, lambda: table.row_count == rows, f"{rows} steps listed")
-    return table
+    await wait_until(pilot, lambda: step_rows(pilot.app) == rows, f"{rows} steps listed")
+    return steps_table(pilot.app)
 
 
 async def test_runs_list_is_newest_first_and_sortable(runs):
@@ -46,7 +43,7 @@ async def test_runs_list_is_newest_first_and_sortable(runs):
     async with app.run_test(size=SIZE) as pilot:
         table = await open_runs_list(pilot)
         assert table_column(table, "task") == ["edit_file", "calc_sum", "open_settings"]
-        assert table_column(table, "status") == ["running?", "failure", "success"]
+        assert table_column(table, "status") == ["running? ⚠", "failure", "success"]
         assert table_column(table, "steps") == ["2", "4", "3"]
         assert table_column(table, "duration") == ["3.5s", "2m00s", "6.5s"]
 
@@ -190,9 +187,8 @@ async def test_follow_mode_picks_up_appended_steps_and_the_end(tmp_path):
         await wait_until(pilot, lambda: "third" in plain(app.screen.query_one("#step-detail").content), "detail of the new step")
 
         writer.finish(RunResult(status="success", steps=3, duration_s=5.0, ended_at="2026-11-01T13:00:05+00:00"))
-        await wait_until(pilot, lambda: "success" in plain(header.content), "the final status")
-        assert "following" not in plain(header.content)
-        assert any("Run ended: success" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("Run ended: success" in n.message for n in app._notifications), "the end notice")
+        assert "success" in plain(header.content) and "following" not in plain(header.content)
 
 
 def test_targets_and_errors(runs, tmp_path, capsys):
@@ -206,3 +202,16 @@ def test_targets_and_errors(runs, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run_viewer(tmp_path / "nope")
     assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
+async def test_a_corrupt_screenshot_is_a_note_not_a_crash(runs):
+    (runs["success"] / "step_0001.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    app = viewer(runs["success"])
+    async with app.run_test(size=SIZE) as pilot:
+        await open_run_screen(pilot, 3)
+        await pilot.press("j")
+        message = app.screen.query_one("#shot-message")
+        await wait_until(pilot, lambda: "unreadable" in str(message.content), "the unreadable-screenshot note")
+        await pilot.press("j")
+        image = app.screen.query_one(HalfBlockImage)
+        await wait_until(pilot, lambda: image.display and image.image is not None, "the next screenshot")

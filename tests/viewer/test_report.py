@@ -65,3 +65,10 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path: Path):
         write_report(tmp_path, None)
     with pytest.raises(NotARunError, match="not a folder"):
         write_report(tmp_path / "absent", None)
+
+
+def test_a_corrupt_screenshot_is_reported_in_place(runs):
+    (runs["success"] / "step_0002.png").write_bytes(b"not a png")
+    html = write_report(runs["success"], None).read_text(encoding="utf-8")
+    assert "Screenshot step_0002.png is missing or unreadable." in html
+    assert len(embedded_images(html)) == 2

@@ -1,0 +1,109 @@
+"""Success checks: each kind, all/any, placeholders, and window titles on a real sandbox."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.checks import run_checks
+from agent.sandbox import Sandbox
+from agent.tasks import CheckSpec, SandboxSpec
+
+
+def spec(*items, mode="all"):
+    return CheckSpec.model_validate({"mode": mode, "items": list(items)})
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "note.txt").write_text("hello world\nsecond line\n")
+    return tmp_path
+
+
+@pytest.fixture
+def env(workdir):
+    return dict(os.environ, HOME=str(workdir / "home"), CHECK_MARK="sandbox-env")
+
+
+@pytest.mark.parametrize(
+    "condition, passed",
+    [
+        ({"equals": "hello world\nsecond line\n"}, True),
+        ({"equals": "hello world\nsecond line"}, False),  # equals is exact, trailing newline included
+        ({"contains": "second"}, True),
+        ({"contains": "third"}, False),
+        ({"matches": r"^second line$"}, True),  # multiline: ^ and $ work per line
+        ({"matches": r"^world"}, False),
+    ],
+)
+def test_file_conditions(workdir, env, condition, passed):
+    ok, outcomes = run_checks(spec({"path": "{home}/note.txt", **condition}), env, workdir)
+    assert ok is passed and outcomes[0].passed is passed
+    assert "note.txt" in outcomes[0].detail
+
+
+def test_missing_file_fails_with_the_path(workdir, env):
+    ok, [outcome] = run_checks(spec({"path": "{workdir}/absent.txt", "contains": "x"}), env, workdir)
+    assert not ok and str(workdir / "absent.txt") in outcome.detail
+
+
+def test_relative_file_paths_are_under_home(workdir, env):
+    ok, _ = run_checks(spec({"path": "note.txt", "contains": "hello"}), env, workdir)
+    assert ok
+
+
+def test_command_runs_in_the_given_env_and_workdir(workdir, env):
+    items = [
+        {"command": 'test "$CHECK_MARK" = sandbox-env'},
+        {"command": 'test "$(pwd)" = "{workdir}" && test -f {home}/note.txt'},
+    ]
+    ok, outcomes = run_checks(spec(*items), env, workdir)
+    assert ok and [o.passed for o in outcomes] == [True, True]
+
+
+def test_failing_and_hanging_commands_fail_with_detail(workdir, env):
+    ok, outcomes = run_checks(
+        spec({"command": "echo nope >&2; exit 3"}, {"command": "sleep 30", "timeout": 0.5}), env, workdir
+    )
+    assert not ok
+    assert outcomes[0].detail == "exit 3: 'nope'"
+    assert outcomes[1].detail == "timed out after 0.5s"
+
+
+def test_all_needs_every_check_and_any_needs_one(workdir, env):
+    good, bad = {"command": "true"}, {"command": "false"}
+    assert run_checks(spec(good, good), env, workdir)[0]
+    assert not run_checks(spec(good, bad), env, workdir)[0]
+    assert run_checks(spec(bad, good, mode="any"), env, workdir)[0]
+    assert not run_checks(spec(bad, bad, mode="any"), env, workdir)[0]
+
+
+def test_every_check_runs_even_after_a_failure(workdir, env):
+    marker = workdir / "ran"
+    _, outcomes = run_checks(spec({"command": "false"}, {"command": f"touch {marker}"}), env, workdir)
+    assert len(outcomes) == 2 and marker.exists()
+
+
+@pytest.mark.desktop
+def test_window_check_sees_mapped_windows_only():
+    sandbox_spec = SandboxSpec(apps=["mousepad"], wait_windows=["Mousepad$"])
+    with Sandbox(sandbox_spec) as sandbox:
+        checks = spec({"title": r"^Untitled 1 - Mousepad$"}, {"title": "Mousepad Preferences"}, mode="any")
+        ok, outcomes = run_checks(checks, sandbox.env, sandbox.workdir)
+        assert ok
+        assert outcomes[0].passed and outcomes[0].detail == "found 'Untitled 1 - Mousepad'"
+        assert not outcomes[1].passed and "Untitled 1 - Mousepad" in outcomes[1].detail
+        # Once the window is unmapped (minimised/hidden) it no longer counts as visible.
+        sandbox.run("xdotool search --name 'Untitled 1 - Mousepad' windowunmap --sync")
+        ok, [outcome] = run_checks(spec({"title": "Mousepad"}), sandbox.env, sandbox.workdir)
+        assert not ok and outcome.detail == "visible windows: none"
+
+
+@pytest.mark.desktop
+def test_command_check_reaches_the_sandbox_display():
+    with Sandbox(width=640, height=480) as sandbox:
+        checks = spec({"command": 'test "$(xdotool getdisplaygeometry)" = "640 480"'})
+        assert run_checks(checks, sandbox.env, sandbox.workdir)[0]
+        assert Path(sandbox.env["HOME"]) == sandbox.home

@@ -120,9 +120,13 @@ def report(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="HTML file (default RUN_DIR/report.html)."),
 ) -> None:
     """Write one self-contained HTML report of a run."""
+    from agent.viewer.errors import NotARunError
     from agent.viewer.report import write_report
 
-    typer.echo(str(write_report(run_dir, output)))
+    try:
+        typer.echo(str(write_report(run_dir, output)))
+    except NotARunError as exc:
+        _fail(str(exc))
 
 
 @app.command()

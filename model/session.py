@@ -14,6 +14,7 @@ so cutting the cache anywhere restores the right rotary position.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -142,7 +143,8 @@ class Session:
         self.cache.truncate(reuse, self.ledger.cursor_at(reuse))
         self.ledger.truncate(reuse)
         features = self._features_for(prompt, reuse, counters)
-        logits = self._run_prompt(prompt, keys, reuse, features, counters)
+        with _memory_errors_as_budget_errors(len(prompt.input_ids) + reserve):
+            logits = self._run_prompt(prompt, keys, reuse, features, counters)
         counters.prompt_tokens = len(prompt.input_ids)
         counters.cached_tokens = reuse
         counters.computed_tokens = len(prompt.input_ids) - reuse
@@ -157,8 +159,9 @@ class Session:
         start = time.perf_counter()
         cursor = self.ledger.cursor_at(len(self.ledger))
         before = self.cache.length
-        result = decode_loop(self.model, self.cache, state.logits[None], cursor, config, self.model.tokenizer,
-                             on_token)
+        with _memory_errors_as_budget_errors(self.cache.length + config.max_new_tokens):
+            result = decode_loop(self.model, self.cache, state.logits[None], cursor, config, self.model.tokenizer,
+                                 on_token)
         _sync(self.model)
         fed = self.cache.length - before  # generated tokens written to the cache (not the last one)
         self.ledger.extend_text(result.token_ids[:fed], cursor)
@@ -287,6 +290,21 @@ def _token_limit(model, max_tokens: int | None, max_bytes: int | None) -> int | 
         per_token = 2 * text.num_hidden_layers * text.num_key_value_heads * text.head_dim * model.dtype.itemsize
         limits.append(max_bytes // per_token)
     return min(limits) if limits else None
+
+
+@contextmanager
+def _memory_errors_as_budget_errors(tokens: int):
+    """Turn a device out-of-memory error into KVBudgetError: the session stays usable (the cache and
+    ledger only ever record completed chunks), and the message says which knobs bound memory."""
+    import torch
+
+    try:
+        yield
+    except torch.OutOfMemoryError as error:
+        raise KVBudgetError(
+            f"out of device memory with {tokens} tokens in the KV cache ({str(error).splitlines()[0]}); "
+            "set max_kv_tokens/max_kv_bytes, lower max_pixels, or keep fewer history images"
+        ) from error
 
 
 def _sync(model) -> None:

@@ -8,7 +8,8 @@ cd "$(dirname "$0")"
 DEBIAN_PACKAGES=(
   python3 python3-venv python3-pip         # the interpreter, if the machine has none of its own
   xvfb xauth openbox                       # the sandbox display and its window manager
-  xdotool x11-utils wmctrl xclip           # window queries, non-ASCII typing, clipboard checks
+  xdotool x11-utils wmctrl xclip xsel      # window queries, non-ASCII typing, clipboard checks
+  imagemagick                              # screenshots of the desktop in the action tests
   mousepad galculator                      # the applications the shipped tasks use
   fonts-dejavu-core                        # readable text in screenshots
 )

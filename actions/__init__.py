@@ -1,7 +1,7 @@
 """The action layer: schemas, parsers of model text, coordinate mapping, executors.
 
-It knows nothing of models or tasks. The pyautogui executor lives in
-`actions.pyautogui_executor` and is imported only by callers that drive a real desktop.
+It knows nothing of models or tasks. `PyAutoGUIExecutor` imports pyautogui only when one is
+created, so importing this package stays cheap (no pyautogui, no X connection).
 """
 from actions.coords import GRID_999, GRID_1000, CoordinateSystem, ScreenGeometry, map_point, to_screen
 from actions.errors import (
@@ -14,12 +14,13 @@ from actions.errors import (
 from actions.executor import DryRunExecutor, Executor
 from actions.parsed import Parsed
 from actions.parsing import FORMATS, parse
+from actions.pyautogui_executor import PyAutoGUIExecutor
 from actions.render import render
 from actions.schemas import ACTION_ADAPTER, ACTION_NAMES, Action, action_from_dict
 
 __all__ = [
     "ACTION_ADAPTER", "ACTION_NAMES", "Action", "CoordinateError", "CoordinateSystem",
     "DesktopUnavailable", "DryRunExecutor", "ExecutionError", "Executor", "FORMATS",
-    "FailSafeTriggered", "GRID_1000", "GRID_999", "ParseError", "Parsed", "ScreenGeometry",
+    "FailSafeTriggered", "GRID_1000", "GRID_999", "ParseError", "Parsed", "PyAutoGUIExecutor", "ScreenGeometry",
     "action_from_dict", "map_point", "parse", "render", "to_screen",
 ]

@@ -1,4 +1,4 @@
-"""Drive an X11 display with pyautogui (pointer and ASCII keys) and xdotool (other text).
+"""Drive an X11 display with pyautogui; text it cannot type goes through the clipboard or xdotool.
 
 pyautogui connects its X11 backend to $DISPLAY once, at import, and keeps the connection in the
 module globals `_display` and `keyboardMapping` of `pyautogui._pyautogui_x11`. Each executor
@@ -165,13 +165,19 @@ class PyAutoGUIExecutor:
             raise ExecutionError(f"xdotool {args[0]} failed: {done.stderr.strip()}")
 
     def _paste(self, text: str) -> None:
-        """Own the CLIPBOARD with the text (xclip/xsel keep serving it) and press ctrl+v."""
+        """Own the CLIPBOARD with the text (xclip/xsel keep serving it) and press ctrl+v.
+
+        On a live desktop this replaces the person's clipboard; xdotool's per-character keymap
+        juggling is the alternative, and applications were seen to drop characters with it.
+        """
         command = (["xclip", "-selection", "clipboard", "-i"] if shutil.which("xclip")
                    else ["xsel", "--clipboard", "--input"])
         # The selection owner forks and lives on; it must not inherit pipes we would wait on.
-        subprocess.run(command, input=text.encode("utf-8"), check=True, timeout=10,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       env=child_environment(self.display, self.xauthority))
+        done = subprocess.run(command, input=text.encode("utf-8"), timeout=10,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=child_environment(self.display, self.xauthority))
+        if done.returncode != 0:
+            raise ExecutionError(f"{command[0]} could not take the clipboard (exit status {done.returncode})")
         with self._bound() as gui:
             gui.hotkey("ctrl", "v")
         # The application fetches the text asynchronously; a following paste must not replace it first.

@@ -14,5 +14,5 @@ def tool_call_json(action: Any) -> str:
 
 
 def render(action: Any) -> str:
-    """`<tool_call>\\n{...}\\n</tool_call>` for one action, byte-identical to the chat template's form."""
+    """`<tool_call>\\n{...}\\n</tool_call>` for one action, as the Qwen chat template writes tool calls."""
     return f"<tool_call>\n{tool_call_json(action)}\n</tool_call>"

@@ -64,12 +64,14 @@ def _pointer(action: str) -> Callable[[dict[str, str], str], list[dict[str, Any]
 
 
 def _drag(kwargs: dict[str, str], call: str) -> list[dict[str, Any]]:
+    """drag(start_box, end_box) → left_click_drag from start to end."""
     start = _required_point(kwargs, call, "start_box", "start_point", "point")
     end = _required_point(kwargs, call, "end_box", "end_point")
     return [{"action": "left_click_drag", "start_coordinate": start, "coordinate": end}]
 
 
 def _hotkey(kwargs: dict[str, str], call: str) -> list[dict[str, Any]]:
+    """hotkey(key='ctrl c') → key ['ctrl', 'c'] (space- or plus-separated)."""
     combo = _first(kwargs, "key", "hotkey", "keys")
     if not combo or not combo.strip():
         raise ParseError(f"{call}() needs key='…', e.g. hotkey(key='ctrl c')")
@@ -78,6 +80,7 @@ def _hotkey(kwargs: dict[str, str], call: str) -> list[dict[str, Any]]:
 
 
 def _type(kwargs: dict[str, str], call: str) -> list[dict[str, Any]]:
+    """type(content='…') → type; a trailing newline (UI-TARS's "submit") is typed as Enter."""
     text = _first(kwargs, "content", "text")
     if text is None:
         raise ParseError(f"{call}() needs content='…'")
@@ -85,6 +88,7 @@ def _type(kwargs: dict[str, str], call: str) -> list[dict[str, Any]]:
 
 
 def _scroll(kwargs: dict[str, str], call: str) -> list[dict[str, Any]]:
+    """scroll(start_box, direction) → scroll/hscroll of SCROLL_NOTCHES at that point."""
     direction = (_first(kwargs, "direction") or "down").strip().lower()
     signs = {"up": ("scroll", 1), "down": ("scroll", -1), "left": ("hscroll", -1), "right": ("hscroll", 1)}
     if direction not in signs:
@@ -98,6 +102,7 @@ def _scroll(kwargs: dict[str, str], call: str) -> list[dict[str, Any]]:
 
 
 def _finished(kwargs: dict[str, str], call: str) -> list[dict[str, Any]]:
+    """finished(content) → answer (when there is content) then terminate success."""
     content = (_first(kwargs, "content", "text") or "").strip()
     done = {"action": "terminate", "status": "success"}
     return [{"action": "answer", "text": content}, done] if content else [done]
@@ -110,7 +115,7 @@ _BUILDERS: dict[str, Callable[[dict[str, str], str], list[dict[str, Any]]]] = {
     "middle_click": _pointer("middle_click"), "triple_click": _pointer("triple_click"),
     "hover": _pointer("mouse_move"), "mouse_move": _pointer("mouse_move"),
     "drag": _drag, "select": _drag,
-    "hotkey": _hotkey, "press": _hotkey, "keydown": _hotkey,
+    "hotkey": _hotkey, "press": _hotkey,
     "type": _type, "scroll": _scroll,
     "wait": lambda kwargs, call: [{"action": "wait", "time": WAIT_SECONDS}],
     "finished": _finished,

@@ -98,7 +98,8 @@ def parse(
     """Parse model text from stdin into actions; print one JSON object."""
     from actions.cli import run_parse
 
-    output, code = run_parse(sys.stdin.read(), format.value, screen)
+    text = sys.stdin.buffer.read().decode("utf-8", "replace")  # model text may hold invalid bytes
+    output, code = run_parse(text, format.value, screen)
     typer.echo(output)
     raise typer.Exit(code)
 

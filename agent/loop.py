@@ -93,7 +93,7 @@ def _one_step(policy, screen, executor, trace, history, step, config) -> tuple[S
     outcome = None
     try:
         parsed = parse(reply.text)
-        record.thought = parsed.thought
+        record.thought, record.notes = parsed.thought, list(parsed.notes)
         record.actions = [a.model_dump(mode="json") for a in parsed.actions]
         t = time.perf_counter()
         for action in parsed.actions:

@@ -79,6 +79,7 @@ class StepRecord(_Record):
     screenshot: str | None = Field(None, description="File name of the screenshot in the run folder.")
     model_output: str = Field("", description="Raw text the policy produced.")
     thought: str | None = Field(None, description="Free text before the action(s).")
+    notes: list[str] = Field(default_factory=list, description="What the parser repaired or dropped.")
     actions: list[dict[str, Any]] = Field(default_factory=list, description="Parsed actions, model coordinates.")
     executed: list[dict[str, Any]] = Field(default_factory=list, description="Executed actions, screen pixels.")
     error: StepError | None = Field(None, description="Parse/exec error, if any.")

@@ -3,7 +3,7 @@
 A random "bench" checkpoint (text hidden 512 x 4 layers, vision hidden 256 x 4 blocks) and one
 1280x800 image (50x80 patches, 1000 image tokens). Times vision encoding, prefill of the whole
 prompt (image features precomputed) and greedy decode tokens/s, each after a warm-up, as the median of
-several repeats. Both models run the same weights, device and dtype; the reference decode is a plain
+several repeats run interleaved with the reference's. Both models run the same weights, device and dtype; the reference decode is a plain
 forward loop over its DynamicCache (no `generate` overhead), the strictest comparison.
 
     .venv/bin/python examples/bench_model.py [--repeats 5] [--decode-tokens 32] [--out FILE]
@@ -26,19 +26,31 @@ import torch  # noqa: E402
 IMAGE_SIZE = (1280, 800)
 
 
-def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median seconds of `fn` over `repeats` runs after one warm-up run."""
-    fn()
-    samples = []
-    for _ in range(repeats):
+def stopwatch(fn: Callable[[], object], device: torch.device) -> Callable[[], float]:
+    """A callable that runs `fn` once and returns the seconds it took."""
+    def run() -> float:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         started = time.perf_counter()
         fn()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+        return time.perf_counter() - started
+    return run
+
+
+def compare(ours: Callable[[], float], reference: Callable[[], float], repeats: int) -> tuple[float, float]:
+    """Median seconds of both after a warm-up each, runs interleaved (order alternating) so that load
+    from other processes on a shared machine hits both alike."""
+    ours(), reference()
+    ours_times, reference_times = [], []
+    for repeat in range(repeats):
+        pair = (ours, reference) if repeat % 2 == 0 else (reference, ours)
+        first, second = pair[0](), pair[1]()
+        ours_s, reference_s = (first, second) if repeat % 2 == 0 else (second, first)
+        ours_times.append(ours_s)
+        reference_times.append(reference_s)
+    return statistics.median(ours_times), statistics.median(reference_times)
 
 
 def make_inputs(model):
@@ -57,34 +69,31 @@ def make_inputs(model):
     return torch.tensor(ids), batch.pixel_values, batch.grid_thw
 
 
-def bench_ours(model, ids, pixels, grid, repeats: int, new_tokens: int) -> dict[str, float]:
-    """Vision, prefill and decode timings of our module."""
+def our_stages(model, ids, pixels, grid, new_tokens: int) -> dict[str, Callable[[], float]]:
+    """Stopwatch callables for our vision encoding, prefill and decode of `new_tokens`."""
     from model.generate import decode_loop, image_starts
     from model.generation_config import GenerationConfig
     from model.positions import mrope_positions
 
     device, cfg = model.device, model.config
-    vision_s = timed(lambda: model.encode_images(pixels, grid), repeats, device)
     features = model.encode_images(pixels, grid)
     positions, cursor = mrope_positions(ids, grid.tolist(), 0, cfg.image_token_id, cfg.vision.spatial_merge_size)
     images = list(zip(image_starts(ids, cfg.image_token_id), features))
-    prefill_s = timed(lambda: model(ids, positions, model.new_cache(), images), repeats, device)
     config = GenerationConfig(max_new_tokens=new_tokens + 1)  # the first token comes from the prefill
 
-    def decode():
+    def decode() -> float:
         cache = model.new_cache()
         logits = model(ids, positions, cache, images)
-        started = time.perf_counter()
-        decode_loop(model, cache, logits, cursor, config)
-        return time.perf_counter() - started
+        return stopwatch(lambda: decode_loop(model, cache, logits, cursor, config), device)()
 
-    decode()
-    decode_s = statistics.median(decode() for _ in range(repeats))
-    return {"vision_ms": vision_s * 1e3, "prefill_ms": prefill_s * 1e3, "decode_tokens_per_s": new_tokens / decode_s}
+    return {"vision": stopwatch(lambda: model.encode_images(pixels, grid), device),
+            "prefill": stopwatch(lambda: model(ids, positions, model.new_cache(), images), device),
+            "decode": decode}
 
 
-def bench_reference(reference, ids, pixels, grid, image_token_id: int, repeats: int, new_tokens: int) -> dict[str, float]:
-    """The same three timings for transformers.Qwen3VLForConditionalGeneration."""
+def reference_stages(reference, ids, pixels, grid, image_token_id: int, new_tokens: int) -> dict[str, Callable[[], float]]:
+    """The same stopwatches for transformers.Qwen3VLForConditionalGeneration (greedy decode as a plain
+    forward loop over its DynamicCache, with explicit text + t/h/w positions)."""
     from transformers import DynamicCache
 
     device = reference.device
@@ -94,34 +103,44 @@ def bench_reference(reference, ids, pixels, grid, image_token_id: int, repeats: 
     def encode():
         return reference.model.get_image_features(pixels, grid, return_dict=True)
 
+    encoded = encode()
+
     def prefill(cache):
-        encoded = encode_out
         return reference(input_ids=input_ids, image_grid_thw=grid, mm_token_type_ids=mm_types,
                          mm_encoder_outputs={"image": encoded}, past_key_values=cache, use_cache=True,
                          logits_to_keep=1)
 
-    with torch.inference_mode():
-        vision_s = timed(encode, repeats, device)
-        encode_out = encode()
-        prefill_s = timed(lambda: prefill(DynamicCache(config=reference.config.text_config)), repeats, device)
-
-        def decode():
-            cache = DynamicCache(config=reference.config.text_config)
-            out = prefill(cache)
+    def decode_steps(cache, token, next_position):
+        for step in range(new_tokens):
+            position = torch.full((4, 1, 1), next_position + step, device=device)
+            out = reference(input_ids=token, past_key_values=cache, position_ids=position, use_cache=True)
             token = out.logits[:, -1].argmax(-1, keepdim=True)
-            next_position = int(reference.model.rope_deltas.item()) + input_ids.shape[1]
-            started = time.perf_counter()
-            for step in range(new_tokens):
-                position = torch.full((4, 1, 1), next_position + step, device=device)  # text + t/h/w
-                out = reference(input_ids=token, past_key_values=cache, position_ids=position, use_cache=True)
-                token = out.logits[:, -1].argmax(-1, keepdim=True)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            return time.perf_counter() - started
 
-        decode()
-        decode_s = statistics.median(decode() for _ in range(repeats))
-    return {"vision_ms": vision_s * 1e3, "prefill_ms": prefill_s * 1e3, "decode_tokens_per_s": new_tokens / decode_s}
+    def decode() -> float:
+        cache = DynamicCache(config=reference.config.text_config)
+        token = prefill(cache).logits[:, -1].argmax(-1, keepdim=True)
+        next_position = int(reference.model.rope_deltas.item()) + input_ids.shape[1]
+        return stopwatch(lambda: decode_steps(cache, token, next_position), device)()
+
+    return {"vision": stopwatch(encode, device),
+            "prefill": stopwatch(lambda: prefill(DynamicCache(config=reference.config.text_config)), device),
+            "decode": decode}
+
+
+def run_benchmark(ours, reference, ids, pixels, grid, repeats: int, new_tokens: int):
+    """Both implementations' results: vision_ms, prefill_ms, decode_tokens_per_s."""
+    mine = our_stages(ours, ids, pixels, grid, new_tokens)
+    theirs = reference_stages(reference, ids, pixels, grid, ours.config.image_token_id, new_tokens)
+    results: tuple[dict[str, float], dict[str, float]] = ({}, {})
+    with torch.inference_mode():
+        for stage in ("vision", "prefill", "decode"):
+            seconds = compare(mine[stage], theirs[stage], repeats)
+            for result, value in zip(results, seconds):
+                if stage == "decode":
+                    result["decode_tokens_per_s"] = new_tokens / value
+                else:
+                    result[f"{stage}_ms"] = value * 1e3
+    return results
 
 
 def table(ours: dict[str, float], reference: dict[str, float]) -> str:
@@ -157,9 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         reference = Qwen3VLForConditionalGeneration.from_pretrained(
             folder, dtype=ours.dtype, attn_implementation="sdpa").to(ours.device).eval()
     ids, pixels, grid = make_inputs(ours)
-    ours_result = bench_ours(ours, ids, pixels, grid, args.repeats, args.decode_tokens)
-    reference_result = bench_reference(reference, ids, pixels, grid, ours.config.image_token_id,
-                                       args.repeats, args.decode_tokens)
+    ours_result, reference_result = run_benchmark(ours, reference, ids, pixels, grid, args.repeats,
+                                                  args.decode_tokens)
     print(f"device {ours.device}, dtype {ours.dtype}, {torch.get_num_threads()} threads, prompt {len(ids)} tokens, "
           f"image {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} -> grid {grid[0].tolist()}, attention {ours.attention_backend}")
     print(table(ours_result, reference_result))

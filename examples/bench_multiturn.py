@@ -51,8 +51,10 @@ def synthetic_screenshot(turn: int, width: int, height: int):
     return Image.fromarray(np.asarray(image) ^ noise)
 
 
-def reference_turn(hf_model, image_processor, prompt, screenshots, max_new_tokens: int, pixels: tuple[int, int]):
-    """One turn the transformers way: preprocess every present screenshot, generate from the full prompt."""
+def reference_turn(hf_model, image_processor, prompt, screenshots, max_new_tokens: int, pixels: tuple[int, int],
+                   suppress: list[int]):
+    """One turn the transformers way: preprocess every present screenshot, generate from the full prompt
+    (never writing the `suppress` ids: vision placeholders, which the session masks too)."""
     import torch
 
     start = time.perf_counter()
@@ -66,7 +68,7 @@ def reference_turn(hf_model, image_processor, prompt, screenshots, max_new_token
         output = hf_model.generate(
             input_ids=input_ids, attention_mask=torch.ones_like(input_ids), mm_token_type_ids=image_tokens,
             pixel_values=inputs["pixel_values"], image_grid_thw=inputs["image_grid_thw"],
-            max_new_tokens=max_new_tokens, do_sample=False,
+            max_new_tokens=max_new_tokens, do_sample=False, suppress_tokens=suppress,
         )
     latency = (time.perf_counter() - start) * 1e3
     return {
@@ -110,7 +112,7 @@ def run(args) -> dict:
     from model.generate import GenerationConfig
     from model.history import HistoryPolicy
     from model.loader import from_pretrained
-    from model.session import Session
+    from model.session import Session, vision_token_ids
     from model.tiny import write_tiny_checkpoint
 
     torch.manual_seed(0)
@@ -134,7 +136,7 @@ def run(args) -> dict:
         text = "Open the text editor's settings." if turn == 1 else f"Step {turn}: here is the screen now."
         prompt, mine = session_turn(session, screenshots[-1], text, config)
         reference = reference_turn(hf_model, image_processor, prompt, present_screenshots(session, screenshots),
-                                   args.new_tokens, pixels)
+                                   args.new_tokens, pixels, vision_token_ids(ours))
         row = {"turn": turn, "prompt_tokens": len(prompt.input_ids), "ours": mine, "reference": reference,
                "speedup": round(reference["latency_ms"] / mine["latency_ms"], 2),
                "same_tokens": mine["token_ids"] == reference["token_ids"]}

@@ -64,16 +64,20 @@ class Attention:
         if self.backend == "flash":
             return _flash_with_kvcache(q, k_cache, v_cache, total)
         keys, values = k_cache[:, :, :total], v_cache[:, :, :total]  # [1, Hkv, L, D]
-        groups = q.shape[1] // keys.shape[1]
-        if groups > 1:  # GQA: each KV head serves `groups` query heads
-            keys = keys.repeat_interleave(groups, dim=1)
-            values = values.repeat_interleave(groups, dim=1)
+        tokens, heads, dim = q.shape
+        kv_heads = keys.shape[1]
+        if tokens == 1:
+            # One query sees every key: fold each KV head's query heads into the "length" axis
+            # ([1, Hkv, H/Hkv, D]) so GQA needs neither a repeated cache nor a mask.
+            out = F.scaled_dot_product_attention(q.view(1, kv_heads, heads // kv_heads, dim), keys, values)
+            return out.reshape(1, heads, dim)
         queries = q.transpose(0, 1)[None]  # [1, H, T, D]
         if past == 0:
-            out = F.scaled_dot_product_attention(queries, keys, values, is_causal=q.shape[0] > 1)
-        elif q.shape[0] == 1:
-            out = F.scaled_dot_product_attention(queries, keys, values)
+            out = F.scaled_dot_product_attention(queries, keys, values, is_causal=True, enable_gqa=heads != kv_heads)
         else:
+            if heads != kv_heads:  # GQA with a mask: give each query head its own copy of its KV head
+                keys = keys.repeat_interleave(heads // kv_heads, dim=1)
+                values = values.repeat_interleave(heads // kv_heads, dim=1)
             # Bottom-right aligned causal mask: query i (absolute past+i) sees keys 0..past+i.
             query_pos = torch.arange(past, total, device=q.device)[:, None]
             mask = torch.arange(total, device=q.device)[None, :] <= query_pos  # [T, L]

@@ -75,18 +75,19 @@ def prefill(model, cache: KVCache, input_ids: torch.Tensor, pixel_values: torch.
 @torch.inference_mode()
 def decode_loop(model, cache: KVCache, first_logits: torch.Tensor, cursor: int, config: GenerationConfig,
                 tokenizer=None, on_token: OnToken | None = None) -> GenerationResult:
-    """Sample from `first_logits` [1, vocab] (the prompt's last position), feed each new token at
+    """Sample from `first_logits` [..., vocab] (its last row: the prompt's last position), feed each new token at
     positions cursor, cursor+1, ... and stop on a stop id, a stop string or max_new_tokens."""
     config.validate()
     generator = make_generator(config, model.device)
     stream = TextStream(tokenizer, config.stop_strings)
     stop_ids = set(config.stop_token_ids)
-    logits, reason = first_logits[-1], "max_new_tokens"
+    logits = first_logits.reshape(-1, first_logits.shape[-1])[-1]  # [vocab] of the last position
+    reason = "max_new_tokens"
     started = time.perf_counter()
     for step in range(config.max_new_tokens):
         token = sample_next(logits, config, generator)
         if token in stop_ids:
-            stream.ids.append(token)
+            stream.add_stop_token(token)
             reason = "stop_token"
             break
         piece, stopped = stream.push(token)

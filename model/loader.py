@@ -152,6 +152,7 @@ def build_model(config: Qwen3VLConfig, folder: Path, device: torch.device, dtype
     with torch.device("meta"):
         model = Qwen3VL(config, device=device)
     load_weights(model, folder, device, dtype)
+    model.language_model.fuse_projections()  # after loading: fused matrices live where the weights do
     model.eval()
     model.set_attention_backend(choose_backend(device, dtype, attention))
     return model

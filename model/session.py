@@ -68,7 +68,7 @@ class Session:
                  history: HistoryPolicy = HistoryPolicy(keep_images=None),
                  min_pixels: int | None = None, max_pixels: int | None = None,
                  encoder_cache_bytes: int = 1 << 30, max_kv_tokens: int | None = None,
-                 max_kv_bytes: int | None = None, on_budget: str = "drop", prefill_chunk: int = 8192):
+                 max_kv_bytes: int | None = None, on_budget: str = "drop", prefill_chunk: int = 2048):
         """`on_budget`: "drop" removes more old screenshots when the KV budget is exceeded, "error" raises."""
         from model.kv_cache import KVCache
 
@@ -159,9 +159,10 @@ class Session:
         start = time.perf_counter()
         cursor = self.ledger.cursor_at(len(self.ledger))
         before = self.cache.length
+        guarded = NoVisionTokens(self.model)
         with _memory_errors_as_budget_errors(self.cache.length + config.max_new_tokens):
-            result = decode_loop(self.model, self.cache, state.logits[None], cursor, config, self.model.tokenizer,
-                                 on_token)
+            result = decode_loop(guarded, self.cache, guarded.mask(state.logits[None]), cursor, config,
+                                 self.model.tokenizer, on_token)
         _sync(self.model)
         fed = self.cache.length - before  # generated tokens written to the cache (not the last one)
         self.ledger.extend_text(result.token_ids[:fed], cursor)
@@ -266,6 +267,40 @@ class Session:
     def _stop_ids(self) -> set[int]:
         special = self.model.tokenizer.special
         return {special.im_end, special.endoftext}
+
+
+class NoVisionTokens:
+    """The model as the decode loop sees it, with vision placeholder ids masked out of its logits.
+
+    In the conversation <|image_pad|> and friends mean "an image goes here"; a reply containing one
+    (a random checkpoint does write them) would make the next render misplace images. The reference
+    runs in the tests pass the same ids to transformers' generate as `suppress_tokens`.
+    """
+
+    def __init__(self, model):
+        import torch
+
+        self.model = model
+        self.banned = torch.tensor(vision_token_ids(model), device=model.device)
+
+    @property
+    def device(self):
+        """The wrapped model's device."""
+        return self.model.device
+
+    def mask(self, logits: "torch.Tensor") -> "torch.Tensor":
+        """A copy of logits [..., vocab] with the vision placeholder ids set to -inf."""
+        return logits.index_fill(-1, self.banned, float("-inf"))
+
+    def __call__(self, *args, **kwargs) -> "torch.Tensor":
+        """Forward of the wrapped model, masked."""
+        return self.mask(self.model(*args, **kwargs))
+
+
+def vision_token_ids(model) -> list[int]:
+    """Ids that only the chat template may place: image/video pads and vision start/end markers."""
+    special = model.tokenizer.special
+    return sorted({special.image_pad, special.video_pad, special.vision_start, special.vision_end})
 
 
 def chunk_bounds(start: int, end: int, spans: Sequence[ImageSpan], chunk: int) -> list[tuple[int, int]]:

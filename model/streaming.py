@@ -56,6 +56,10 @@ class TextStream:
         self.released = max(self.released, settled)
         return piece, False
 
+    def add_stop_token(self, token_id: int) -> None:
+        """Record a stop token: it ends generation and adds no text."""
+        self.ids.append(token_id)
+
     def flush(self) -> str:
         """Release everything held back (at the end of generation)."""
         piece = self.text[self.released:]

@@ -14,6 +14,7 @@ from torch import nn
 
 from model.attention import Attention
 from model.config import TextConfig
+from model.fused import FusedLinear
 from model.kv_cache import KVCache
 from model.rope import TextRotary, apply_rotary
 
@@ -52,14 +53,23 @@ class TextAttention(nn.Module):
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, hidden, bias=bias)
         self.q_norm = RMSNorm(self.head_dim, config.rms_norm_eps)
         self.k_norm = RMSNorm(self.head_dim, config.rms_norm_eps)
+        self.fused_qkv: FusedLinear | None = None  # set by fuse_projections() after loading
+
+    def fuse_projections(self) -> None:
+        """Compute q, k and v with one matmul (weights stay addressable by their checkpoint names)."""
+        self.fused_qkv = FusedLinear([self.q_proj, self.k_proj, self.v_proj])
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache, layer: int,
                 attention: Attention) -> torch.Tensor:
         """x [T, E], cos/sin [T, hd]; writes this chunk's k/v into `cache` -> [T, E]."""
         tokens = x.shape[0]
-        q = self.q_norm(self.q_proj(x).view(tokens, self.num_heads, self.head_dim))
-        k = self.k_norm(self.k_proj(x).view(tokens, self.num_kv_heads, self.head_dim))
-        v = self.v_proj(x).view(tokens, self.num_kv_heads, self.head_dim)
+        if self.fused_qkv is not None:
+            q, k, v = self.fused_qkv(x)
+        else:
+            q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        q = self.q_norm(q.view(tokens, self.num_heads, self.head_dim))
+        k = self.k_norm(k.view(tokens, self.num_kv_heads, self.head_dim))
+        v = v.view(tokens, self.num_kv_heads, self.head_dim)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         k_store, v_store = cache.write(layer, k, v)
         out = attention.causal(q, k_store, v_store, past=cache.length)  # [T, H, hd]
@@ -75,10 +85,19 @@ class TextMLP(nn.Module):
         self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
         self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.fused_gate_up: FusedLinear | None = None  # set by fuse_projections() after loading
+
+    def fuse_projections(self) -> None:
+        """Compute gate and up with one matmul."""
+        self.fused_gate_up = FusedLinear([self.gate_proj, self.up_proj])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[T, E] -> [T, E]."""
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        if self.fused_gate_up is not None:
+            gate, up = self.fused_gate_up(x)
+        else:
+            gate, up = self.gate_proj(x), self.up_proj(x)
+        return self.down_proj(F.silu(gate) * up)
 
 
 class DecoderLayer(nn.Module):
@@ -112,6 +131,12 @@ class TextModel(nn.Module):
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary = TextRotary(config.head_dim, config.rope_theta, config.mrope_section, device=device)
         self.attention = Attention("sdpa")
+
+    def fuse_projections(self) -> None:
+        """Fuse q/k/v and gate/up matmuls in every layer (call once the weights are in place)."""
+        for layer in self.layers:
+            layer.self_attn.fuse_projections()
+            layer.mlp.fuse_projections()
 
     def forward(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache,
                 deepstack: Sequence[tuple[slice, list[torch.Tensor]]] = ()) -> torch.Tensor:

@@ -59,11 +59,11 @@ class VisionAttention(nn.Module):
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, lengths: list[int],
                 attention: Attention) -> torch.Tensor:
         """x [N, D], cos/sin [N, hd] float32, per-image lengths -> [N, D]."""
-        q, k, v = self.qkv(x).view(x.shape[0], 3, self.num_heads, -1).unbind(1)  # each [N, H, hd]
-        # Rotary in float32 like the reference, whatever the weights' dtype.
-        q = apply_rotary(q.float(), cos, sin).to(x.dtype)
-        k = apply_rotary(k.float(), cos, sin).to(x.dtype)
-        out = attention.vision(q, k, v, lengths)  # [N, H, hd]
+        qkv = self.qkv(x).view(x.shape[0], 3 * self.num_heads, -1)  # [N, 3H, hd]: q heads, k heads, v heads
+        # Rotary on q and k together, in float32 like the reference whatever the weights' dtype.
+        qk = apply_rotary(qkv[:, : 2 * self.num_heads].float(), cos, sin).to(x.dtype)
+        q, k = qk.chunk(2, dim=1)
+        out = attention.vision(q, k, qkv[:, 2 * self.num_heads:], lengths)  # [N, H, hd]
         return self.proj(out.reshape(x.shape[0], -1))
 
 
@@ -166,127 +166,6 @@ class VisionTower(nn.Module):
         self._table_cache.move_to_end(key)
         return self._table_cache[key]
 
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """[N, C*T*P*P] -> [N, D]."""
-        return self.proj(pixel_values.to(self.proj.weight.dtype))
-
-
-class VisionAttention(nn.Module):
-    """Bidirectional multi-head attention within each image, with 2D rotary on q and k."""
-
-    def __init__(self, config: VisionConfig):
-        """Fused qkv projection and output projection (both with bias)."""
-        super().__init__()
-        self.num_heads = config.num_heads
-        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
-        self.proj = nn.Linear(config.hidden_size, config.hidden_size)
-
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, lengths: list[int],
-                attention: Attention) -> torch.Tensor:
-        """x [N, D], cos/sin [N, hd] float32, per-image lengths -> [N, D]."""
-        q, k, v = self.qkv(x).view(x.shape[0], 3, self.num_heads, -1).unbind(1)  # each [N, H, hd]
-        # Rotary in float32 like the reference, whatever the weights' dtype.
-        q = apply_rotary(q.float(), cos, sin).to(x.dtype)
-        k = apply_rotary(k.float(), cos, sin).to(x.dtype)
-        out = attention.vision(q, k, v, lengths)  # [N, H, hd]
-        return self.proj(out.reshape(x.shape[0], -1))
-
-
-class VisionMLP(nn.Module):
-    """fc1 -> GELU(tanh) -> fc2."""
-
-    def __init__(self, config: VisionConfig):
-        """Two biased linears around the configured activation."""
-        super().__init__()
-        self.linear_fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.linear_fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
-        self.act = activation(config.hidden_act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[N, D] -> [N, D]."""
-        return self.linear_fc2(self.act(self.linear_fc1(x)))
-
-
-class VisionBlock(nn.Module):
-    """Pre-LayerNorm transformer block."""
-
-    def __init__(self, config: VisionConfig):
-        """norm1 -> attention, norm2 -> MLP, each with a residual."""
-        super().__init__()
-        self.norm1 = nn.LayerNorm(config.hidden_size, eps=1e-6)
-        self.norm2 = nn.LayerNorm(config.hidden_size, eps=1e-6)
-        self.attn = VisionAttention(config)
-        self.mlp = VisionMLP(config)
-
-    def forward(self, x, cos, sin, lengths, attention):
-        """[N, D] -> [N, D]."""
-        x = x + self.attn(self.norm1(x), cos, sin, lengths, attention)
-        return x + self.mlp(self.norm2(x))
-
-
-class PatchMerger(nn.Module):
-    """Concatenate each m x m block of patches (consecutive rows) and project to the text width.
-    The final merger normalises each patch before concatenating; DeepStack mergers normalise the
-    concatenated block ("post-shuffle")."""
-
-    def __init__(self, config: VisionConfig, postshuffle_norm: bool):
-        """LayerNorm, then fc1 -> GELU(erf) -> fc2 on the D*m*m block vector."""
-        super().__init__()
-        self.block_dim = config.hidden_size * config.spatial_merge_size**2
-        self.postshuffle_norm = postshuffle_norm
-        self.norm = nn.LayerNorm(self.block_dim if postshuffle_norm else config.hidden_size, eps=1e-6)
-        self.linear_fc1 = nn.Linear(self.block_dim, self.block_dim)
-        self.linear_fc2 = nn.Linear(self.block_dim, config.out_hidden_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[N, D] -> [N/(m*m), O]."""
-        if self.postshuffle_norm:
-            x = self.norm(x.view(-1, self.block_dim))
-        else:
-            x = self.norm(x).view(-1, self.block_dim)
-        return self.linear_fc2(F.gelu(self.linear_fc1(x)))
-
-
-class VisionTower(nn.Module):
-    """Patches of several images -> merged tokens for the decoder plus DeepStack features."""
-
-    def __init__(self, config: VisionConfig, device=None):
-        """Build the tower; `device` places the rotary table (parameters follow the caller's context)."""
-        super().__init__()
-        self.config = config
-        self.patch_embed = PatchEmbed(config)
-        # Weights come from the checkpoint: skip the random init (slow on the meta device).
-        self.pos_embed = nn.Embedding(config.num_position_embeddings, config.hidden_size,
-                                      _weight=torch.empty(config.num_position_embeddings, config.hidden_size))
-        self.blocks = nn.ModuleList(VisionBlock(config) for _ in range(config.depth))
-        self.merger = PatchMerger(config, postshuffle_norm=False)
-        self.deepstack_merger_list = nn.ModuleList(
-            PatchMerger(config, postshuffle_norm=True) for _ in config.deepstack_visual_indexes
-        )
-        self.rotary = VisionRotary(config.head_dim, config.rope_theta, device=device)
-        self.attention = Attention("sdpa")
-        self._table_cache: OrderedDict[tuple, tuple] = OrderedDict()
-
-    def grid_tables(self, grids: Sequence[Sequence[int]]):
-        """Position embeddings [N, D], rotary cos/sin [N, hd] and attention lengths for the packed
-        images (cached per grid list; the cache is dropped if the weights change)."""
-        key = (tuple(tuple(int(x) for x in grid) for grid in grids), self.pos_embed.weight.data_ptr())
-        if key not in self._table_cache:
-            self._table_cache[key] = self._compute_grid_tables(key[0])
-            if len(self._table_cache) > TABLE_CACHE_SIZE:
-                self._table_cache.popitem(last=False)
-        self._table_cache.move_to_end(key)
-        return self._table_cache[key]
-
-    def _compute_grid_tables(self, grids: Sequence[Sequence[int]]):
-        merge, device = self.config.spatial_merge_size, self.pos_embed.weight.device
-        embeds, rows_cols, lengths = [], [], []
-        for t, h, w in grids:
-            embeds.append(interpolated_position_embeddings(self.pos_embed.weight, h, w, merge).repeat(t, 1))
-            rows_cols.append(block_order_rows_cols(h, w, merge, device).repeat(t, 1))
-            lengths.extend([h * w] * t)  # each frame attends within itself
-        cos, sin = self.rotary(torch.cat(rows_cols))
-        return torch.cat(embeds), cos, sin, lengths
 
     def forward(self, pixel_values: torch.Tensor, grids: Sequence[Sequence[int]]):
         """pixel_values [N, C*T*P*P] in merge-block order, grids [(t, h, w)] ->

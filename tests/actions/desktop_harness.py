@@ -119,15 +119,28 @@ class Mousepad:
         )
         self.window = desktop.run("xdotool", "search", "--sync", "--onlyvisible", "--name", path.name).split()[0]
         desktop.run("wmctrl", "-i", "-r", hex(int(self.window)), "-b", "add,maximized_vert,maximized_horz")
+        if not wait_for(lambda: self._width() >= SCREEN[0] - 10, timeout=10):
+            raise RuntimeError("mousepad's window was not maximised")
         desktop.run("xdotool", "windowactivate", "--sync", self.window)
-        time.sleep(0.5)  # let GTK finish the resize before anyone measures the layout
+        time.sleep(0.3)  # the first frame after the resize
+
+    def _width(self) -> int:
+        """Current window width, from the X server."""
+        geometry = self.desktop.run("xdotool", "getwindowgeometry", "--shell", self.window)
+        return int(dict(line.split("=") for line in geometry.split())["WIDTH"])
+
+    def title(self) -> str:
+        """The window title; mousepad prefixes '*' while the document has unsaved changes."""
+        return self.desktop.run("xdotool", "getwindowname", self.window).strip()
 
     def saved_text(self) -> str:
         """Save with ctrl+s (sent by xdotool, not the executor) and return the file's content."""
+        # Edits (a paste especially) land asynchronously: wait until mousepad reports a change.
+        wait_for(lambda: self.title().startswith("*"), timeout=5)
         before = self.path.stat().st_mtime_ns
         self.desktop.run("xdotool", "windowactivate", "--sync", self.window)
         self.desktop.run("xdotool", "key", "--clearmodifiers", "ctrl+s")
-        wait_for(lambda: self.path.stat().st_mtime_ns != before, timeout=10)
+        wait_for(lambda: self.path.stat().st_mtime_ns != before and not self.title().startswith("*"), timeout=10)
         return self.path.read_text(encoding="utf-8")
 
     def close(self) -> None:

@@ -47,13 +47,27 @@ def _screenshot(desktop):
 
 
 def measure_text(desktop, first_line: str) -> TextLayout:
+    """The layout once two screenshots in a row agree (GTK may still be settling after a resize)."""
+    previous = None
+    for _ in range(20):
+        layout = _measure_once(desktop, first_line)
+        if layout is not None and layout == previous:
+            return layout
+        previous = layout
+        time.sleep(0.2)
+    raise AssertionError("the text layout did not settle")
+
+
+def _measure_once(desktop, first_line: str) -> TextLayout | None:
     """Find the text view (the white area) and the ink of its first two lines."""
     image = _screenshot(desktop)
     width, height = image.size
     pixels = image.load()
     probe = width - 40
     # The text view is the first pure-white area (title bar blue, menu bar grey, long lines aside).
-    top = next(y for y in range(30, height - 5) if all(pixels[probe, y + k] == BACKGROUND for k in range(5)))
+    top = next((y for y in range(30, height - 5) if all(pixels[probe, y + k] == BACKGROUND for k in range(5))), None)
+    if top is None:
+        return None
     bands, in_band = [], False
     for y in range(top, height):
         ink = [x for x in range(0, width - 60) if sum(pixels[x, y]) < 384]
@@ -65,7 +79,8 @@ def measure_text(desktop, first_line: str) -> TextLayout:
         in_band = bool(ink)
         if len(bands) == 3:
             break
-    assert len(bands) >= 2, "could not find two lines of text on screen"
+    if len(bands) < 2:
+        return None
     (y0, y1, left, right), (next_top, *_) = bands[0], bands[1]
     char_width = (right - left + 1) / len(first_line.rstrip())
     return TextLayout(left=left, first_line_y=(y0 + y1) / 2, line_pitch=next_top - y0, char_width=char_width)

@@ -39,10 +39,12 @@ def reference_logits(model, prompt):
     return out.logits[0, -1].float()
 
 
-def reference_greedy(model, prompt, max_new_tokens: int) -> list[int]:
-    """Greedy ids from transformers generate over the whole prompt (its stop tokens from the checkpoint)."""
+def reference_greedy(model, prompt, max_new_tokens: int, suppress: list[int]) -> list[int]:
+    """Greedy ids from transformers generate over the whole prompt (its stop tokens from the checkpoint),
+    never producing the `suppress` ids (the session masks vision placeholders the same way)."""
     import torch
 
     with torch.inference_mode():
-        out = model.generate(**reference_inputs(model, prompt), max_new_tokens=max_new_tokens, do_sample=False)
+        out = model.generate(**reference_inputs(model, prompt), max_new_tokens=max_new_tokens, do_sample=False,
+                             suppress_tokens=suppress)
     return out[0, len(prompt.input_ids):].tolist()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from model.history import HistoryPolicy
-from model.session import Session
+from model.session import Session, vision_token_ids
 from session_helpers import SIZES, reference_greedy, reference_logits, screenshot
 
 NEW_TOKENS = 6
@@ -25,7 +25,8 @@ def run_turn(session, reference, turn: int, text: str | None = None):
     expected = reference_logits(reference, state.prompt)
     torch.testing.assert_close(state.logits, expected, atol=2e-5, rtol=1e-4)
     reply = session.decode(state, greedy(session.model))
-    assert reply.token_ids == reference_greedy(reference, state.prompt, NEW_TOKENS), f"turn {turn}"
+    expected_ids = reference_greedy(reference, state.prompt, NEW_TOKENS, vision_token_ids(session.model))
+    assert reply.token_ids == expected_ids, f"turn {turn}"
     return state, reply
 
 
@@ -133,3 +134,15 @@ def test_budget_too_small_for_one_screenshot_fails_clearly(ours):
     session.add_user("step", images=[screenshot(0, (128, 96))])
     with pytest.raises(Exception, match="1 screenshot"):
         session.prefill()
+
+
+def test_replies_never_contain_vision_placeholders(ours):
+    from model.session import NoVisionTokens
+
+    guarded = NoVisionTokens(ours)
+    logits = torch.zeros(2, ours.config.text.vocab_size)
+    banned = vision_token_ids(ours)
+    logits = guarded.mask(logits)
+    assert torch.isinf(logits[:, banned]).all() and (logits[:, banned] < 0).all()
+    assert ours.tokenizer.special.image_pad in banned and ours.tokenizer.special.im_end not in banned
+    assert torch.isfinite(logits).sum() == 2 * (ours.config.text.vocab_size - len(banned))

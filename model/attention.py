@@ -69,7 +69,7 @@ class Attention:
         if tokens == 1:
             # One query sees every key: fold each KV head's query heads into the "length" axis
             # ([1, Hkv, H/Hkv, D]) so GQA needs neither a repeated cache nor a mask.
-            out = F.scaled_dot_product_attention(q.view(1, kv_heads, heads // kv_heads, dim), keys, values)
+            out = F.scaled_dot_product_attention(q.reshape(1, kv_heads, heads // kv_heads, dim), keys, values)
             return out.reshape(1, heads, dim)
         queries = q.transpose(0, 1)[None]  # [1, H, T, D]
         if past == 0:

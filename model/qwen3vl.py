@@ -71,6 +71,19 @@ class Qwen3VL(nn.Module):
         self.visual.attention = Attention(backend)
         self.language_model.attention = Attention(backend)
 
+    def _apply(self, fn, recurse=True):
+        """After .to() / .half() etc., rebuild what is derived from the weights: the fused q/k/v and
+        gate/up matrices, the rotary tables' device and the vision grid-table cache."""
+        super()._apply(fn, recurse)
+        if self.language_model.layers and self.language_model.layers[0].self_attn.fused_qkv is not None:
+            self.language_model.fuse_projections()
+        device = self.lm_head.weight.device
+        if device.type != "meta":
+            self.language_model.rotary.to(device)
+            self.visual.rotary.to(device)
+        self.visual.clear_table_cache()
+        return self
+
     def new_cache(self, chunk: int = 256) -> KVCache:
         """An empty KV cache for this model."""
         return KVCache.for_model(self, chunk=chunk)
@@ -96,6 +109,8 @@ class Qwen3VL(nn.Module):
         """Run T new tokens after the cached prefix and append them to `cache`.
         input_ids [T], positions [3, T], images: (index in this chunk where the image's pad tokens
         start, its features) -> logits float32 [1, vocab] ("last") or [T, vocab] ("all")."""
+        if logits not in ("last", "all"):
+            raise ValueError(f"logits must be 'last' or 'all', got {logits!r}")
         input_ids = input_ids.to(self.device)
         embeds = self.language_model.embed_tokens(input_ids)  # [T, E]
         deepstack = []
@@ -104,9 +119,7 @@ class Qwen3VL(nn.Module):
             self._check_image_span(input_ids, span)
             embeds[span] = features.embeds.to(embeds.dtype)
             deepstack.append((span, features.deepstack))
-        hidden = self.language_model(embeds, positions.to(self.device), cache, deepstack)
-        if logits == "last":
-            hidden = hidden[-1:]
+        hidden = self.language_model(embeds, positions.to(self.device), cache, deepstack, last_only=logits == "last")
         return self.lm_head(hidden).float()
 
     def _check_image_span(self, input_ids: torch.Tensor, span: slice) -> None:

@@ -43,11 +43,9 @@ class TextRotary:
         return self
 
     def __call__(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """positions [3, T] -> (cos, sin), each [T, D] in `dtype`."""
+        """positions [3, T] -> (cos, sin) of the D/2 rotation angles, each [T, D/2] in `dtype`."""
         # Each frequency picks its own axis' position: [D/2, T] -> [T, D/2].
-        per_frequency = positions[self.axis].t().to(torch.float32)
-        angles = per_frequency * self.inv_freq
-        angles = torch.cat((angles, angles), dim=-1)
+        angles = positions[self.axis].t().to(torch.float32) * self.inv_freq
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
@@ -64,20 +62,17 @@ class VisionRotary:
         return self
 
     def __call__(self, rows_cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """rows_cols [N, 2] -> (cos, sin), each [N, D] in float32."""
+        """rows_cols [N, 2] -> (cos, sin) of the D/2 angles (row frequencies, then column ones), each
+        [N, D/2] in float32."""
         angles = rows_cols.to(torch.float32)[:, :, None] * self.inv_freq  # [N, 2, D/4]
-        angles = angles.flatten(1)  # [N, D/2]: row frequencies then column frequencies
-        angles = torch.cat((angles, angles), dim=-1)
+        angles = angles.flatten(1)
         return angles.cos(), angles.sin()
 
 
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """[a, b] -> [-b, a] along the last dimension."""
-    first, second = x.chunk(2, dim=-1)
-    return torch.cat((-second, first), dim=-1)
-
-
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate x [T, H, D] by per-token cos/sin [T, D]."""
+    """Rotate x [T, H, D] by per-token angles, cos/sin [T, D/2]: the first and second halves of each
+    head are the two coordinates of D/2 planes ("rotate half" layout). Same arithmetic as
+    x * [cos, cos] + [-x2, x1] * [sin, sin], with half-width tables."""
+    first, second = x.chunk(2, dim=-1)
     cos, sin = cos[:, None, :], sin[:, None, :]
-    return x * cos + rotate_half(x) * sin
+    return torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)

@@ -142,8 +142,8 @@ class Session:
         reuse = reusable_prefix(self.ledger.keys, keys, prompt.spans)
         self.cache.truncate(reuse, self.ledger.cursor_at(reuse))
         self.ledger.truncate(reuse)
-        features = self._features_for(prompt, reuse, counters)
         with _memory_errors_as_budget_errors(len(prompt.input_ids) + reserve):
+            features = self._features_for(prompt, reuse, counters)
             logits = self._run_prompt(prompt, keys, reuse, features, counters)
         counters.prompt_tokens = len(prompt.input_ids)
         counters.cached_tokens = reuse

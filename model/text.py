@@ -139,9 +139,10 @@ class TextModel(nn.Module):
             layer.mlp.fuse_projections()
 
     def forward(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache,
-                deepstack: Sequence[tuple[slice, list[torch.Tensor]]] = ()) -> torch.Tensor:
+                deepstack: Sequence[tuple[slice, list[torch.Tensor]]] = (), last_only: bool = False) -> torch.Tensor:
         """embeds [T, E], positions [3, T]; deepstack holds (token span, per-layer features [n, E]) per
-        image, added to the hidden states at the span after layers 0..k-1 -> normed hidden [T, E]."""
+        image, added to the hidden states at the span after layers 0..k-1 -> normed hidden [T, E]
+        ([1, E] for the last token only with `last_only`)."""
         cos, sin = self.rotary(positions, embeds.dtype)
         cache.reserve(embeds.shape[0])
         x = embeds
@@ -151,4 +152,4 @@ class TextModel(nn.Module):
                 if index < len(features):
                     x[span] += features[index].to(x.dtype)
         cache.advance(embeds.shape[0])
-        return self.norm(x)
+        return self.norm(x[-1:] if last_only else x)

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # transformers' own test configuration (tests/models/qwen3_vl): merge size 1, head_dim 8.
+    # transformers' own test configuration (tests/models/qwen3_vl/test_modeling_qwen3_vl.py): merge size 1,
+    # head_dim 8, mrope_section [16, 8, 8] (wider than head_dim / 2, so it is clipped). The vocabulary
+    # and the special-token ids are the tiny tokenizer's instead of 99 and 0..6.
     "hf_test": {
         "text_config": {"hidden_size": 32, "head_dim": 8, "num_attention_heads": 4, "num_key_value_heads": 2,
                         "num_hidden_layers": 2, "intermediate_size": 37, "hidden_act": "silu",

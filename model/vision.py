@@ -151,6 +151,10 @@ class VisionTower(nn.Module):
         embeds, cos, sin = (torch.cat(parts) for parts in zip(*tables))
         return embeds, cos, sin, lengths
 
+    def clear_table_cache(self) -> None:
+        """Forget cached grid tables (after the weights moved or changed dtype)."""
+        self._table_cache.clear()
+
     def _grid_table(self, grid: tuple[int, int, int]):
         """(position embeddings, cos, sin) of one grid, cached: screenshots of one screen share a grid.
         The key includes the weights' address so reloaded weights never meet stale tables."""

@@ -126,3 +126,13 @@ def test_offline_hub_id_explains_how_to_download(tmp_path):
     assert done.stdout.startswith("CheckpointError Qwen/Qwen3-VL-2B-Instruct"), done.stdout + done.stderr
     assert "hf download Qwen/Qwen3-VL-2B-Instruct" in done.stdout
     assert "pass the path of a checkpoint folder" in done.stdout
+
+
+def test_moving_a_loaded_model_keeps_fused_weights_in_step(tiny_checkpoint, merge2_model):
+    folder = tiny_checkpoint("merge2")
+    direct = from_pretrained(folder, device="cpu", dtype="bfloat16")
+    cast = from_pretrained(folder, device="cpu", dtype="float32").to(torch.bfloat16)
+    attention = cast.language_model.layers[0].self_attn
+    assert attention.fused_qkv.weight.dtype == torch.bfloat16
+    assert attention.q_proj.weight.data_ptr() == attention.fused_qkv.weight.data_ptr()  # a view, not a copy
+    torch.testing.assert_close(_logits(cast), _logits(direct), rtol=0, atol=0)

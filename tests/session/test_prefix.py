@@ -45,3 +45,15 @@ def test_ledger_cursor_after_text_and_image():
     ledger.truncate(8)
     ledger.extend_text([11, 12], start_cursor=ledger.cursor_at(8))
     assert len(ledger) == 10 and ledger.cursor_at(10) == 7
+
+
+def test_prefill_chunks_never_cut_through_an_image():
+    from model.session import chunk_bounds
+
+    spans = [ImageSpan(10, 30, "aa" * 32), ImageSpan(45, 5, "bb" * 32)]
+    bounds = chunk_bounds(0, 60, spans, chunk=16)
+    assert bounds[0][0] == 0 and bounds[-1][1] == 60
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    for lo, hi in bounds:
+        assert not any(span.start < cut < span.end for span in spans for cut in (lo, hi))
+    assert (10, 40) in bounds  # an image longer than the chunk goes whole

@@ -1,0 +1,45 @@
+"""Device/dtype resolution and the benchmark's table arithmetic (no timing asserted)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.device import resolve_device_dtype
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+
+
+def test_auto_picks_cpu_float32_without_cuda():
+    if torch.cuda.is_available():
+        assert resolve_device_dtype("auto", "auto") == (torch.device("cuda"), torch.bfloat16)
+    else:
+        assert resolve_device_dtype("auto", "auto") == (torch.device("cpu"), torch.float32)
+    assert resolve_device_dtype("cpu", "bf16") == (torch.device("cpu"), torch.bfloat16)
+
+
+def test_bad_device_and_dtype_are_named():
+    with pytest.raises(ValueError, match="float16 is not supported on CPU"):
+        resolve_device_dtype("cpu", "float16")
+    with pytest.raises(ValueError, match="dtype 'float8'"):
+        resolve_device_dtype("cpu", "float8")
+    with pytest.raises(ValueError, match="'gpu0' is not a torch device"):
+        resolve_device_dtype("gpu0", "auto")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device_dtype("cuda", "auto")
+
+
+def test_bench_table_reports_speedups_in_the_right_direction():
+    from bench_model import table
+
+    ours = {"vision_ms": 100.0, "prefill_ms": 50.0, "decode_tokens_per_s": 30.0,
+            "vision_ms_best": 90.0, "prefill_ms_best": 40.0, "decode_tokens_per_s_best": 33.0}
+    reference = {"vision_ms": 200.0, "prefill_ms": 25.0, "decode_tokens_per_s": 10.0,
+                 "vision_ms_best": 90.0, "prefill_ms_best": 40.0, "decode_tokens_per_s_best": 11.0}
+    lines = table(ours, reference).splitlines()
+    assert lines[1].split()[-2:] == ["2.00x", "1.00x"]  # half the time: twice as fast
+    assert lines[2].split()[-2:] == ["0.50x", "1.00x"]  # twice the time: half as fast
+    assert lines[3].split()[-2:] == ["3.00x", "3.00x"]  # tokens/s: higher is better

@@ -48,6 +48,7 @@ def run(
     dtype: str = typer.Option("auto", help="float32, bfloat16, float16 (auto: bf16 on CUDA, fp32 on CPU)."),
     max_pixels: int = typer.Option(1280 * 800, help="Pixel budget of each screenshot sent to the model."),
     history_images: int = typer.Option(3, help="Screenshots kept in the model's context."),
+    max_new_tokens: int = typer.Option(512, help="Longest reply the local model may write per step."),
     recording: Optional[Path] = typer.Option(None, "--recording", help="Run folder whose outputs the replay policy repeats."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     max_steps: Optional[int] = typer.Option(None, help="Override the task's step limit."),
@@ -60,7 +61,7 @@ def run(
 
     options = RunOptions(
         task_file=task, policy=policy.value, model=model, device=device, dtype=dtype,
-        max_pixels=max_pixels, history_images=history_images, recording=recording,
+        max_pixels=max_pixels, history_images=history_images, max_new_tokens=max_new_tokens, recording=recording,
         runs_dir=runs_dir, max_steps=max_steps, live=live, yes=yes, tui=tui,
     )
     raise typer.Exit(run_from_cli(options))

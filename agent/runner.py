@@ -29,6 +29,7 @@ class RunOptions:
     dtype: str = "auto"
     max_pixels: int = 1280 * 800
     history_images: int = 3
+    max_new_tokens: int = 512
     recording: Path | None = None
     runs_dir: Path = Path("runs")
     max_steps: int | None = None
@@ -66,7 +67,8 @@ def build_policy(options: RunOptions, task) -> Policy:
         from agent.policies.local import LocalPolicy
 
         return LocalPolicy(model=options.model, device=options.device, dtype=options.dtype,
-                           max_pixels=options.max_pixels, history_images=options.history_images)
+                           max_pixels=options.max_pixels, history_images=options.history_images,
+                           max_new_tokens=options.max_new_tokens)
     raise PolicyUnavailable(f"unknown policy {options.policy!r}; choose local, scripted or replay")
 
 

@@ -15,7 +15,12 @@ The reference is fed exactly the conversation the session holds (the same token 
 session's own generated replies, and the same screenshots: if the history policy dropped some, the
 reference does not see them either). Prints a per-turn table and writes JSON.
 
-    .venv/bin/python examples/bench_multiturn.py [--turns 12] [--out bench_results/bench_multiturn.json]
+    .venv/bin/python examples/bench_multiturn.py [--turns 12] [--history-images 6 --drop-chunk 4]
+        [--repeats 2] [--threads 1] [--out bench_results/bench_multiturn.json]
+
+History: by default the conversation keeps the 6 newest screenshots and drops 4 at a time (so it holds
+6 to 9; turn 10 is the one turn that rebuilds part of the cache); --history-images 0 keeps all of them.
+Each turn is measured --repeats times per side (identical sessions in lockstep) and the fastest kept.
 """
 from __future__ import annotations
 
@@ -121,7 +126,7 @@ def run(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="bench_multiturn_"))
-    write_tiny_checkpoint(folder, preset="bench", seed=0)
+    write_tiny_checkpoint(folder, preset=args.preset, seed=0)
     ours = from_pretrained(str(folder), dtype="float32", device="cpu")
     hf_model = Qwen3VLForConditionalGeneration.from_pretrained(folder, dtype=torch.float32).eval()
     hf_model.generation_config.eos_token_id = None  # ignore stop tokens, like our side
@@ -171,7 +176,7 @@ def summarise(args, rows: list[dict]) -> dict:
     last, second = rows[-1], rows[1] if len(rows) > 1 else rows[0]
     return {
         "benchmark": "multiturn session vs transformers full re-read",
-        "settings": {"turns": args.turns, "width": args.width, "height": args.height, "preset": "bench",
+        "settings": {"turns": args.turns, "width": args.width, "height": args.height, "preset": args.preset,
                      "new_tokens": args.new_tokens, "history_images": args.history_images,
                      "drop_chunk": args.drop_chunk, "repeats": args.repeats, "threads": args.threads,
                      "dtype": "float32", "device": "cpu", "latency": "fastest of `repeats` samples, ms"},
@@ -209,11 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-images", type=int, default=6,
                         help="screenshots always kept in the conversation (0: all); the reference sees the same ones")
     parser.add_argument("--drop-chunk", type=int, default=4, help="screenshots dropped at once by the history policy")
+    parser.add_argument("--preset", default="bench", help="model/tiny.py configuration (tests use a smaller one)")
     parser.add_argument("--repeats", type=int, default=2, help="samples per turn and side; the fastest is reported")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads for both sides (0: torch's default); one thread keeps timings steady on "
+                             "a shared machine, where a second thread mostly measures the neighbours' load")
     parser.add_argument("--out", type=Path, default=Path("bench_results/bench_multiturn.json"))
     args = parser.parse_args(argv)
-    result = run(args)
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        result = run(args)
+    finally:
+        torch.set_num_threads(threads)  # leave the process as it was (tests call main())
     summary = result["summary"]
     print(f"turn {args.turns}: ours {summary['last_turn_speedup']}x faster than the reference; "
           f"ours turn {args.turns} / turn 2 = {summary['ours_last_over_turn2']}; "

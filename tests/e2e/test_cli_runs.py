@@ -153,7 +153,7 @@ LIGHT_COMMANDS = {
 def test_light_commands_import_neither_torch_nor_transformers(name):
     probe = (
         "import sys, io\n"
-        "sys.stdin = io.StringIO('<tool_call>{\"name\": \"computer_use\", \"arguments\": {\"action\": \"wait\", \"time\": 1}}</tool_call>')\n"
+        "sys.stdin = io.TextIOWrapper(io.BytesIO(b'<tool_call>{\"name\": \"computer_use\", \"arguments\": {\"action\": \"wait\", \"time\": 1}}</tool_call>'))\n"
         "from agent.cli import app\n"
         f"try:\n    app({LIGHT_COMMANDS[name]!r})\nexcept SystemExit as e:\n    code = e.code\n"
         "heavy = [m for m in ('torch', 'transformers', 'textual') if m in sys.modules]\n"

@@ -41,5 +41,5 @@ def test_random_model_garbage_becomes_parse_errors_and_the_run_ends_cleanly(tiny
 
 
 def test_local_qwen3_vl_is_the_default_policy():
-    help_text = " ".join(agent("run", "--help").stdout.split())
+    help_text = " ".join(agent("run", "--help", env={"COLUMNS": "240"}).stdout.split())
     assert "[default: local]" in help_text and "Qwen/Qwen3-VL-2B-Instruct" in help_text

@@ -15,11 +15,11 @@ The reference is fed exactly the conversation the session holds (the same token 
 session's own generated replies, and the same screenshots: if the history policy dropped some, the
 reference does not see them either). Prints a per-turn table and writes JSON.
 
-    .venv/bin/python examples/bench_multiturn.py [--turns 12] [--history-images 6 --drop-chunk 4]
+    .venv/bin/python examples/bench_multiturn.py [--turns 12] [--history-images 5 --drop-chunk 5]
         [--repeats 2] [--threads 1] [--out bench_results/bench_multiturn.json]
 
-History: by default the conversation keeps the 6 newest screenshots and drops 4 at a time (so it holds
-6 to 9; turn 10 is the one turn that rebuilds part of the cache); --history-images 0 keeps all of them.
+History: by default the conversation keeps the 5 newest screenshots and drops 5 at a time (so it holds
+5 to 9; turn 10 is the one turn that rebuilds part of the cache); --history-images 0 keeps all of them.
 Each turn is measured --repeats times per side (identical sessions in lockstep) and the fastest kept.
 """
 from __future__ import annotations
@@ -46,9 +46,9 @@ def synthetic_screenshot(turn: int, width: int, height: int):
     base = rng.integers(0, 255, size=3)
     image = Image.new("RGB", (width, height), tuple(int(v) for v in base))
     draw = ImageDraw.Draw(image)
-    for _ in range(6):
-        x0, y0 = int(rng.integers(0, width - 200)), int(rng.integers(0, height - 150))
-        x1, y1 = x0 + int(rng.integers(120, 600)), y0 + int(rng.integers(80, 400))
+    for _ in range(6):  # windows of 10%..45% of the screen, anywhere on it
+        x0, y0 = int(rng.integers(0, width * 0.85)), int(rng.integers(0, height * 0.85))
+        x1, y1 = x0 + int(width * rng.uniform(0.1, 0.45)), y0 + int(height * rng.uniform(0.1, 0.45))
         draw.rectangle((x0, y0, x1, y1), fill=tuple(int(v) for v in rng.integers(0, 255, 3)), outline=(0, 0, 0))
         draw.rectangle((x0, y0, x1, y0 + 24), fill=(40, 40, 90))
         draw.text((x0 + 6, y0 + 5), f"window {turn}", fill=(255, 255, 255))
@@ -119,7 +119,8 @@ def run(args) -> dict:
     from model.generate import GenerationConfig
     from model.history import HistoryPolicy
     from model.loader import from_pretrained
-    from model.session import Session, vision_token_ids
+    from model.session import Session
+    from model.vision_guard import vision_token_ids
     from model.tiny import write_tiny_checkpoint
 
     torch.manual_seed(0)
@@ -211,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=800)
     parser.add_argument("--new-tokens", type=int, default=16, help="tokens generated per turn (greedy)")
-    parser.add_argument("--history-images", type=int, default=6,
+    parser.add_argument("--history-images", type=int, default=5,
                         help="screenshots always kept in the conversation (0: all); the reference sees the same ones")
-    parser.add_argument("--drop-chunk", type=int, default=4, help="screenshots dropped at once by the history policy")
+    parser.add_argument("--drop-chunk", type=int, default=5, help="screenshots dropped at once by the history policy")
     parser.add_argument("--preset", default="bench", help="model/tiny.py configuration (tests use a smaller one)")
     parser.add_argument("--repeats", type=int, default=2, help="samples per turn and side; the fastest is reported")
     parser.add_argument("--threads", type=int, default=1,

@@ -23,6 +23,7 @@ from model.counters import TurnCounters
 from model.encoder_cache import EncoderCache, image_digest
 from model.history import HistoryPolicy, drop_oldest
 from model.prefix import CacheLedger, ImageSpan, reusable_prefix, token_keys
+from model.vision_guard import NoVisionTokens
 
 if TYPE_CHECKING:
     import torch
@@ -267,40 +268,6 @@ class Session:
     def _stop_ids(self) -> set[int]:
         special = self.model.tokenizer.special
         return {special.im_end, special.endoftext}
-
-
-class NoVisionTokens:
-    """The model as the decode loop sees it, with vision placeholder ids masked out of its logits.
-
-    In the conversation <|image_pad|> and friends mean "an image goes here"; a reply containing one
-    (a random checkpoint does write them) would make the next render misplace images. The reference
-    runs in the tests pass the same ids to transformers' generate as `suppress_tokens`.
-    """
-
-    def __init__(self, model):
-        import torch
-
-        self.model = model
-        self.banned = torch.tensor(vision_token_ids(model), device=model.device)
-
-    @property
-    def device(self):
-        """The wrapped model's device."""
-        return self.model.device
-
-    def mask(self, logits: "torch.Tensor") -> "torch.Tensor":
-        """A copy of logits [..., vocab] with the vision placeholder ids set to -inf."""
-        return logits.index_fill(-1, self.banned, float("-inf"))
-
-    def __call__(self, *args, **kwargs) -> "torch.Tensor":
-        """Forward of the wrapped model, masked."""
-        return self.mask(self.model(*args, **kwargs))
-
-
-def vision_token_ids(model) -> list[int]:
-    """Ids that only the chat template may place: image/video pads and vision start/end markers."""
-    special = model.tokenizer.special
-    return sorted({special.image_pad, special.video_pad, special.vision_start, special.vision_end})
 
 
 def chunk_bounds(start: int, end: int, spans: Sequence[ImageSpan], chunk: int) -> list[tuple[int, int]]:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from PIL import Image
 
 from actions import DryRunExecutor, FailSafeTriggered, ScreenGeometry
 from agent.loop import LoopConfig, run_loop
-from agent.policies.base import Reply
 from agent.policies.scripted import ScriptedPolicy
 from agent.trace import RunMeta, TraceWriter, new_run_id, now_iso, read_run
 

@@ -1,13 +1,11 @@
 """`agent run` end to end, as a person runs it: a real sandbox, real Mousepad, the scripted policy."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest

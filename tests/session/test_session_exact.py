@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from model.history import HistoryPolicy
-from model.session import Session, vision_token_ids
+from model.session import KVBudgetError, Session
+from model.vision_guard import NoVisionTokens, vision_token_ids
 from session_helpers import SIZES, reference_greedy, reference_logits, screenshot
 
 NEW_TOKENS = 6
@@ -121,7 +122,7 @@ def test_kv_budget_drops_screenshots_or_fails_clearly(ours, on_budget):
     for turn in range(3):
         session.add_user(f"step {turn}", images=[screenshot(turn, (256, 192))])
         if on_budget == "error" and turn == 2:
-            with pytest.raises(Exception, match=f"budget is {budget} tokens"):
+            with pytest.raises(KVBudgetError, match=f"budget is {budget} tokens"):
                 session.prefill(reserve=4)
             return
         reply = session.generate(greedy(ours, 4))
@@ -132,13 +133,11 @@ def test_kv_budget_drops_screenshots_or_fails_clearly(ours, on_budget):
 def test_budget_too_small_for_one_screenshot_fails_clearly(ours):
     session = Session(ours, system=SYSTEM, max_kv_tokens=20)
     session.add_user("step", images=[screenshot(0, (128, 96))])
-    with pytest.raises(Exception, match="1 screenshot"):
+    with pytest.raises(KVBudgetError, match="1 screenshot"):
         session.prefill()
 
 
 def test_replies_never_contain_vision_placeholders(ours):
-    from model.session import NoVisionTokens
-
     guarded = NoVisionTokens(ours)
     logits = torch.zeros(2, ours.config.text.vocab_size)
     banned = vision_token_ids(ours)

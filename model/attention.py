@@ -2,7 +2,10 @@
 
 Two backends:
 - "sdpa": torch.nn.functional.scaled_dot_product_attention, everywhere (CPU and CUDA). Vision attention
-  runs one SDPA call per image, never a dense block-diagonal mask over all images.
+  runs one SDPA call per image, never a dense block-diagonal mask over all images. The decoder never
+  copies the cache for GQA (query heads are folded or SDPA's enable_gqa is used), and a decode step needs
+  no mask; a chunk after a cached prefix uses exact split attention on CPU (prefix unmasked + causal
+  chunk, merged by log-sum-exp) and a bottom-right causal mask elsewhere.
 - "flash": flash-attn 2 on CUDA in fp16/bf16 when the package imports. Vision uses the varlen kernel
   with cu_seqlens; the decoder uses flash_attn_with_kvcache on our cache storage.
 """
@@ -12,6 +15,12 @@ import torch
 import torch.nn.functional as F
 
 BACKENDS = ("sdpa", "flash")
+
+# The CPU flash-attention kernel behind SDPA, called directly because it also returns the log-sum-exp
+# that split attention needs to merge its parts; it takes (q, k, v, dropout_p, is_causal) and returns
+# (out [B, H, T, D], lse [B, H, T]; lse is float32, or float64 for float64 inputs). None where this torch
+# build lacks it: the masked SDPA path is used then.
+_CPU_FLASH_WITH_LSE = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
 
 
 def flash_attn_available() -> bool:
@@ -63,26 +72,69 @@ class Attention:
         total = past + q.shape[0]
         if self.backend == "flash":
             return _flash_with_kvcache(q, k_cache, v_cache, total)
-        keys, values = k_cache[:, :, :total], v_cache[:, :, :total]  # [1, Hkv, L, D]
-        tokens, heads, dim = q.shape
-        kv_heads = keys.shape[1]
-        if tokens == 1:
-            # One query sees every key: fold each KV head's query heads into the "length" axis
-            # ([1, Hkv, H/Hkv, D]) so GQA needs neither a repeated cache nor a mask.
-            out = F.scaled_dot_product_attention(q.reshape(1, kv_heads, heads // kv_heads, dim), keys, values)
-            return out.reshape(1, heads, dim)
-        queries = q.transpose(0, 1)[None]  # [1, H, T, D]
+        keys, values = k_cache[:, :, :total], v_cache[:, :, :total]  # [1, Hkv, L, D] views, never copied
+        if q.shape[0] == 1:
+            return _one_query(q, keys, values)
         if past == 0:
-            out = F.scaled_dot_product_attention(queries, keys, values, is_causal=True, enable_gqa=heads != kv_heads)
-        else:
-            if heads != kv_heads:  # GQA with a mask: give each query head its own copy of its KV head
-                keys = keys.repeat_interleave(heads // kv_heads, dim=1)
-                values = values.repeat_interleave(heads // kv_heads, dim=1)
-            # Bottom-right aligned causal mask: query i (absolute past+i) sees keys 0..past+i.
-            query_pos = torch.arange(past, total, device=q.device)[:, None]
-            mask = torch.arange(total, device=q.device)[None, :] <= query_pos  # [T, L]
-            out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask)
-        return out[0].transpose(0, 1)
+            out = F.scaled_dot_product_attention(_heads_first(q), keys, values, is_causal=True,
+                                                 enable_gqa=q.shape[1] != keys.shape[1])
+            return out[0].transpose(0, 1)
+        if q.is_cpu and _CPU_FLASH_WITH_LSE is not None:
+            return _chunk_after_prefix(q, keys, values, past)
+        return _masked_chunk_after_prefix(q, keys, values, past)
+
+
+def _heads_first(q: torch.Tensor) -> torch.Tensor:
+    """[T, H, D] -> [1, H, T, D], the layout SDPA takes."""
+    return q.transpose(0, 1)[None]
+
+
+def _fold_groups(q: torch.Tensor, kv_heads: int) -> torch.Tensor:
+    """[T, H, D] -> [1, Hkv, G*T, D] (G = H/Hkv query heads per KV head, rows ordered g-major). Without a
+    mask, the G query heads of one KV head are just more rows against the same keys: no repeated cache."""
+    tokens, heads, dim = q.shape
+    return q.view(tokens, kv_heads, heads // kv_heads, dim).permute(1, 2, 0, 3).reshape(1, kv_heads, -1, dim)
+
+
+def _one_query(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """A decode step: q [1, H, D] sees every key of keys/values [1, Hkv, L, D], so no mask -> [1, H, D]."""
+    out = F.scaled_dot_product_attention(_fold_groups(q, keys.shape[1]), keys, values)  # [1, Hkv, G, D]
+    return out.reshape(1, *q.shape[1:])
+
+
+def _chunk_after_prefix(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, past: int) -> torch.Tensor:
+    """Exact split attention (CPU) for T > 1 new queries q [T, H, D] after `past` cached keys -> [T, H, D].
+
+    Every new query sees the whole prefix (no mask: queries folded per KV head) and the new keys causally
+    (is_causal on the square T x T block). The two partial softmaxes merge through their log-sum-exps:
+    out = sum_i exp(lse_i - lse) * out_i with lse = logaddexp(lse_prefix, lse_chunk). This never builds
+    the dense [T, past+T] mask, which SDPA would also expand to a float tensor in every layer."""
+    tokens, heads, dim = q.shape
+    kv_heads = keys.shape[1]
+    group = heads // kv_heads
+    # Prefix: [1, Hkv, G*T, D] against [1, Hkv, past, D]; rows g-major, so a reshape restores [H, T].
+    prefix_keys, prefix_values = keys[:, :, :past], values[:, :, :past]
+    prefix_out, prefix_lse = _CPU_FLASH_WITH_LSE(_fold_groups(q, kv_heads), prefix_keys, prefix_values)
+    prefix_out, prefix_lse = prefix_out.reshape(heads, tokens, dim), prefix_lse.reshape(heads, tokens, 1)
+    # Chunk: only the T new keys, so giving each query head its own copy is cheap ([1, H, T, D]).
+    new_keys = keys[:, :, past:].repeat_interleave(group, dim=1)
+    new_values = values[:, :, past:].repeat_interleave(group, dim=1)
+    chunk_out, chunk_lse = _CPU_FLASH_WITH_LSE(_heads_first(q), new_keys, new_values, is_causal=True)
+    chunk_out, chunk_lse = chunk_out[0], chunk_lse[0, :, :, None]  # [H, T, D], [H, T, 1]
+    lse = torch.logaddexp(prefix_lse, chunk_lse)  # float32 for half inputs too: merge at that precision
+    out = prefix_out * (prefix_lse - lse).exp() + chunk_out * (chunk_lse - lse).exp()
+    return out.to(q.dtype).transpose(0, 1)
+
+
+def _masked_chunk_after_prefix(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                               past: int) -> torch.Tensor:
+    """SDPA with a bottom-right aligned causal mask (devices without the CPU kernel) -> [T, H, D]."""
+    total = keys.shape[2]
+    # Query i (absolute position past+i) sees keys 0..past+i: a [T, L] bool mask, broadcast over heads.
+    mask = torch.arange(total, device=q.device)[None, :] <= torch.arange(past, total, device=q.device)[:, None]
+    out = F.scaled_dot_product_attention(_heads_first(q), keys, values, attn_mask=mask,
+                                         enable_gqa=q.shape[1] != keys.shape[1])
+    return out[0].transpose(0, 1)
 
 
 def _flash_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lengths: list[int]) -> torch.Tensor:

@@ -139,15 +139,11 @@ def _status(outcome, checks_passed: bool) -> str:
 
 
 def _step_line(record: StepRecord) -> str:
-    summary = ", ".join(_action_summary(a) for a in record.actions) or "-"
+    """One progress line per step: what was done (screen pixels) and any error."""
+    from agent.viewer.summary import step_summary  # plain text helpers, no Textual import
+
     error = f"  ✗ {record.error.kind}: {record.error.message}" if record.error else ""
-    return f"step {record.step:>3}  {summary}  (model {record.timings_ms.get('model', 0):.0f} ms){error}"
-
-
-def _action_summary(action: dict) -> str:
-    args = [str(tuple(action[k])) for k in ("coordinate",) if k in action]
-    args += [repr(action[k]) for k in ("text", "keys", "status") if k in action]
-    return f"{action.get('action', '?')}{' ' + ' '.join(args) if args else ''}"
+    return f"step {record.step:>3}  {step_summary(record)}  (model {record.timings_ms.get('model', 0):.0f} ms){error}"
 
 
 def execute_run(options: RunOptions, task, policy: Policy, abort: threading.Event,

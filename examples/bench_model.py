@@ -8,7 +8,7 @@ machine hits both alike); the table shows medians and the ratio of the best runs
 same weights, device and dtype; the reference decode is a plain forward loop over its DynamicCache
 (no `generate` overhead), the strictest comparison.
 
-    .venv/bin/python examples/bench_model.py [--repeats 5] [--decode-tokens 32] [--device cpu]
+    .venv/bin/python examples/bench_model.py [--repeats 7] [--decode-tokens 32] [--device cpu]
         [--dtype float32] [--out bench_results/bench_model.json]
 """
 from __future__ import annotations
@@ -162,7 +162,7 @@ def table(ours: dict[str, float], reference: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Build the bench checkpoint, time both implementations, print the table and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per stage (median reported)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs per stage (median reported)")
     parser.add_argument("--decode-tokens", type=int, default=32, help="tokens per decode run")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16")

@@ -29,3 +29,9 @@ class FusedLinear:
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """x [T, in] -> one output per original Linear, each [T, out_i]."""
         return F.linear(x, self.weight, self.bias).split(self.sizes, dim=-1)
+
+    def subset(self, x: torch.Tensor, first: int, stop: int) -> tuple[torch.Tensor, ...]:
+        """Only the original Linears first..stop-1 on x [T, in], still as one matmul -> their outputs."""
+        begin, end = sum(self.sizes[:first]), sum(self.sizes[:stop])
+        bias = None if self.bias is None else self.bias[begin:end]
+        return F.linear(x, self.weight[begin:end], bias).split(self.sizes[first:stop], dim=-1)

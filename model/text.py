@@ -60,20 +60,30 @@ class TextAttention(nn.Module):
         self.fused_qkv = FusedLinear([self.q_proj, self.k_proj, self.v_proj])
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: KVCache, layer: int,
-                attention: Attention) -> torch.Tensor:
-        """x [T, E], cos/sin [T, hd]; writes this chunk's k/v into `cache` -> [T, E]."""
+                attention: Attention, last_only: bool = False) -> torch.Tensor:
+        """x [T, E], cos/sin [T, hd/2]; writes this chunk's k/v into `cache` -> [T, E], or [1, E] for the
+        last token alone with `last_only` (keys and values are still computed and cached for all T)."""
         tokens = x.shape[0]
-        if self.fused_qkv is not None:
-            q, k, v = self.fused_qkv(x)
-        else:
-            q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
-        q = self.q_norm(q.view(tokens, self.num_heads, self.head_dim))
+        q, k, v = self._project(x, last_only)
+        queries = q.shape[0]  # T, or 1 with last_only
+        q = self.q_norm(q.view(queries, self.num_heads, self.head_dim))
         k = self.k_norm(k.view(tokens, self.num_kv_heads, self.head_dim))
         v = v.view(tokens, self.num_kv_heads, self.head_dim)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        q, k = apply_rotary(q, cos[tokens - queries:], sin[tokens - queries:]), apply_rotary(k, cos, sin)
         k_store, v_store = cache.write(layer, k, v)
-        out = attention.causal(q, k_store, v_store, past=cache.length)  # [T, H, hd]
-        return self.o_proj(out.reshape(tokens, -1))
+        # The queries are the chunk's last `queries` positions: everything before them counts as past.
+        out = attention.causal(q, k_store, v_store, past=cache.length + tokens - queries)  # [queries, H, hd]
+        return self.o_proj(out.reshape(queries, -1))
+
+    def _project(self, x: torch.Tensor, last_only: bool):
+        """q [T, H*hd] (or [1, H*hd], the last row's, with `last_only`), k and v [T, Hkv*hd]."""
+        query_rows = x[-1:] if last_only else x
+        if self.fused_qkv is None:
+            return self.q_proj(query_rows), self.k_proj(x), self.v_proj(x)
+        if not last_only:
+            return self.fused_qkv(x)
+        (q,) = self.fused_qkv.subset(query_rows, 0, 1)
+        return (q, *self.fused_qkv.subset(x, 1, 3))
 
 
 class TextMLP(nn.Module):
@@ -97,7 +107,8 @@ class TextMLP(nn.Module):
             gate, up = self.fused_gate_up(x)
         else:
             gate, up = self.gate_proj(x), self.up_proj(x)
-        return self.down_proj(F.silu(gate) * up)
+        # In place on the (fresh) gate half: no extra [T, intermediate] buffers; down_proj reads the strided view.
+        return self.down_proj(F.silu(gate, inplace=True).mul_(up))
 
 
 class DecoderLayer(nn.Module):
@@ -111,10 +122,11 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.mlp = TextMLP(config)
 
-    def forward(self, x, cos, sin, cache, layer, attention):
-        """[T, E] -> [T, E]."""
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, attention)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x, cos, sin, cache, layer, attention, last_only: bool = False):
+        """[T, E] -> [T, E], or [1, E] (the last token's) with `last_only`."""
+        attended = self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, attention, last_only)
+        x = attended.add_(x[-1:] if last_only else x)  # residuals added in place into fresh outputs
+        return self.mlp(self.post_attention_layernorm(x)).add_(x)
 
 
 class TextModel(nn.Module):
@@ -146,8 +158,13 @@ class TextModel(nn.Module):
         cos, sin = self.rotary(positions, embeds.dtype)
         cache.reserve(embeds.shape[0])
         x = embeds
+        final = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, cache, index, self.attention)
+            # Only the last token's hidden state leaves the final layer when last_only: the other rows
+            # would feed nothing but their own (discarded) logits, so that layer computes just their
+            # keys/values for the cache. Exact, and it saves almost a whole layer of prefill.
+            trim = last_only and index == final and all(index >= len(f) for _, f in deepstack)
+            x = layer(x, cos, sin, cache, index, self.attention, last_only=trim)
             for span, features in deepstack:
                 if index < len(features):
                     x[span] += features[index].to(x.dtype)

@@ -18,10 +18,11 @@ from model.rope import VisionRotary, apply_rotary
 from model.vision_grid import block_order_rows_cols, interpolated_position_embeddings
 
 TABLE_CACHE_SIZE = 4  # distinct image grids whose tables are kept
+# In place: each is applied to a fresh fc1 output nobody else holds, so no new [N, 4D] buffer is allocated.
 ACTIVATIONS = {
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
-    "gelu": F.gelu,
-    "silu": F.silu,
+    "gelu_pytorch_tanh": lambda x: torch.ops.aten.gelu_(x, approximate="tanh"),
+    "gelu": torch.ops.aten.gelu_,
+    "silu": lambda x: F.silu(x, inplace=True),
 }
 
 
@@ -95,8 +96,8 @@ class VisionBlock(nn.Module):
 
     def forward(self, x, cos, sin, lengths, attention):
         """[N, D] -> [N, D]."""
-        x = x + self.attn(self.norm1(x), cos, sin, lengths, attention)
-        return x + self.mlp(self.norm2(x))
+        x = self.attn(self.norm1(x), cos, sin, lengths, attention).add_(x)  # residuals added in place
+        return self.mlp(self.norm2(x)).add_(x)
 
 
 class PatchMerger(nn.Module):
@@ -119,7 +120,7 @@ class PatchMerger(nn.Module):
             x = self.norm(x.view(-1, self.block_dim))
         else:
             x = self.norm(x).view(-1, self.block_dim)
-        return self.linear_fc2(F.gelu(self.linear_fc1(x)))
+        return self.linear_fc2(torch.ops.aten.gelu_(self.linear_fc1(x)))
 
 
 class VisionTower(nn.Module):

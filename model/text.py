@@ -158,13 +158,14 @@ class TextModel(nn.Module):
         cos, sin = self.rotary(positions, embeds.dtype)
         cache.reserve(embeds.shape[0])
         x = embeds
+        # Only the last token's hidden state leaves the final layer when last_only: the other rows would
+        # feed nothing but their own (discarded) logits, so that layer computes just their keys/values for
+        # the cache. Exact, and it saves almost a whole layer of prefill. Not for a single token (nothing
+        # to save) or when DeepStack features are still added after the final layer.
+        trim_final = last_only and x.shape[0] > 1 and all(len(f) < len(self.layers) for _, f in deepstack)
         final = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
-            # Only the last token's hidden state leaves the final layer when last_only: the other rows
-            # would feed nothing but their own (discarded) logits, so that layer computes just their
-            # keys/values for the cache. Exact, and it saves almost a whole layer of prefill.
-            trim = last_only and index == final and all(index >= len(f) for _, f in deepstack)
-            x = layer(x, cos, sin, cache, index, self.attention, last_only=trim)
+            x = layer(x, cos, sin, cache, index, self.attention, last_only=trim_final and index == final)
             for span, features in deepstack:
                 if index < len(features):
                     x[span] += features[index].to(x.dtype)

@@ -3,7 +3,16 @@
 It knows nothing of models or tasks. `PyAutoGUIExecutor` imports pyautogui only when one is
 created, so importing this package stays cheap (no pyautogui, no X connection).
 """
-from actions.coords import GRID_999, GRID_1000, CoordinateSystem, ScreenGeometry, map_point, to_screen
+from actions.coords import (
+    COORDINATE_NAMES,
+    GRID_999,
+    GRID_1000,
+    CoordinateSystem,
+    ScreenGeometry,
+    coordinate_system,
+    map_point,
+    to_screen,
+)
 from actions.errors import (
     CoordinateError,
     DesktopUnavailable,
@@ -19,7 +28,7 @@ from actions.render import render
 from actions.schemas import ACTION_ADAPTER, ACTION_NAMES, Action, action_from_dict
 
 __all__ = [
-    "ACTION_ADAPTER", "ACTION_NAMES", "Action", "CoordinateError", "CoordinateSystem",
+    "ACTION_ADAPTER", "ACTION_NAMES", "COORDINATE_NAMES", "coordinate_system", "Action", "CoordinateError", "CoordinateSystem",
     "DesktopUnavailable", "DryRunExecutor", "ExecutionError", "Executor", "FORMATS",
     "FailSafeTriggered", "GRID_1000", "GRID_999", "ParseError", "Parsed", "PyAutoGUIExecutor", "ScreenGeometry",
     "action_from_dict", "map_point", "parse", "render", "to_screen",

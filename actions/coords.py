@@ -55,6 +55,21 @@ class CoordinateSystem(BaseModel):
 
 GRID_1000 = CoordinateSystem.grid(1000)
 GRID_999 = CoordinateSystem.grid(999)
+COORDINATE_NAMES = ("grid1000", "grid999", "pixels")
+
+
+def coordinate_system(name: str | None, image_size: tuple[int, int] | None = None) -> CoordinateSystem:
+    """The model space a reply (or a trace step) names: grid1000 (also for None: old traces), grid999,
+    or pixels of the resized screenshot, which needs its (w, h)."""
+    if name in (None, "grid1000"):
+        return GRID_1000
+    if name == "grid999":
+        return GRID_999
+    if name == "pixels":
+        if not image_size or len(image_size) != 2 or min(image_size) < 1:
+            raise CoordinateError(f"coordinates 'pixels' need the resized image size (w, h), got {image_size!r}")
+        return CoordinateSystem.pixels(int(image_size[0]), int(image_size[1]))
+    raise CoordinateError(f"unknown coordinate system {name!r}; use one of: {', '.join(COORDINATE_NAMES)}")
 
 
 def _axis(value: float, span: float, logical: int, offset: int, axis: str, system: CoordinateSystem) -> int:

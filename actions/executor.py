@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol, runtime_checkable
 
+from actions.schemas import recheck
+
 
 @runtime_checkable
 class Executor(Protocol):
@@ -24,6 +26,7 @@ class DryRunExecutor:
 
     def execute(self, action: Any) -> None:
         """Record the action (and sleep for `wait` when asked to)."""
+        recheck(action)  # the same guard as a real executor, so tests meet it too
         self.executed.append(action)
         if self._sleep and action.action == "wait":
             time.sleep(float(action.time))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 MAX_DEPTH = 32
@@ -20,6 +21,16 @@ _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n":
 _LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 _EXTRA_ASCII = {"\u3000": " ", "\u3001": ",", "\u3002": "."}
 
+# Long runs are consumed by the regex engine, never char by char in Python, and without
+# backtracking (possessive `++` / `*+`), so every read is linear in the text it covers.
+_SPACE = re.compile(r"\s*+")
+_WORD = re.compile(r"[A-Za-z0-9_]*+")
+_NUMBER_CHARS = re.compile(r"[-+.0-9eE\uff0b\uff0d\uff0e\uff10-\uff19\uff25\uff45]*+")
+_STRING_BODY = {  # opener -> body up to (not including) its closer; a lone final '\' included
+    opener: re.compile(rf"(?:[^{re.escape(closer)}\\]++|\\.?)*+", re.DOTALL) for opener, closer in _QUOTES.items()
+}
+_STRING_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
 
 class JSONSyntaxError(ValueError):
     """Text that is not even lenient JSON; the message gives the position."""
@@ -30,11 +41,6 @@ def _ascii_fold(char: str) -> str:
     if "\uff01" <= char <= "\uff5e":
         return chr(ord(char) - 0xFEE0)
     return _EXTRA_ASCII.get(char, char)
-
-
-def _is_word_char(char: str) -> bool:
-    """ASCII letter, digit or underscore."""
-    return char.isascii() and (char.isalnum() or char == "_")
 
 
 class _Reader:
@@ -56,8 +62,7 @@ class _Reader:
 
     def skip_space(self) -> None:
         """Advance over whitespace, including the ideographic space."""
-        while self.pos < len(self.text) and (self.text[self.pos].isspace()):
-            self.pos += 1
+        self.pos = _SPACE.match(self.text, self.pos).end()
 
     def value(self, depth: int = 0) -> Any:
         """Read one value starting at the current position."""
@@ -78,13 +83,18 @@ class _Reader:
         raise self.fail("a JSON value")
 
     def object(self, depth: int) -> dict[str, Any]:
-        """Read `{key: value, …}` with an optional trailing comma."""
-        self.pos += 1
+        """Read `{key: value, …}` with an optional trailing comma.
+
+        An object opened with a doubled brace (`{{`, from a format-string template) closes with a
+        doubled one when there is one; braces inside strings are never touched.
+        """
+        doubled = self._pair_at(self.pos, "{")
+        self.pos += 2 if doubled else 1
         result: dict[str, Any] = {}
         while True:
             char = self.peek()
             if char == "}":
-                self.pos += 1
+                self.pos += 2 if doubled and self._pair_at(self.pos, "}") else 1
                 return result
             if self.text[self.pos : self.pos + 1] in _QUOTES:
                 key = self.string()
@@ -98,6 +108,11 @@ class _Reader:
             result[key] = self.value(depth + 1)
             if not self.separator("}"):
                 raise self.fail("',' or '}'")
+
+    def _pair_at(self, pos: int, brace: str) -> bool:
+        """True when the characters at pos and pos + 1 are both `brace` (fullwidth or not)."""
+        pair = self.text[pos : pos + 2]
+        return len(pair) == 2 and _ascii_fold(pair[0]) == brace == _ascii_fold(pair[1])
 
     def array(self, depth: int) -> list[Any]:
         """Read `[value, …]` with an optional trailing comma."""
@@ -123,40 +138,21 @@ class _Reader:
         """Read a quoted string, decoding JSON escapes; unknown escapes keep their character."""
         opener = self.text[self.pos]
         closer = _QUOTES[opener]
-        self.pos += 1
-        parts: list[str] = []
-        while self.pos < len(self.text):
-            char = self.text[self.pos]
-            if char == closer:
-                self.pos += 1
-                return "".join(parts)
-            if char == "\\" and self.pos + 1 < len(self.text):
-                parts.append(self.escape())
-                continue
-            parts.append(char)
-            self.pos += 1
-        raise self.fail(f"closing quote {closer!r}")
-
-    def escape(self) -> str:
-        """Decode the escape at the current backslash and advance past it."""
-        code = self.text[self.pos + 1]
-        if code == "u":
-            digits = self.text[self.pos + 2 : self.pos + 6]
-            if len(digits) == 4 and all(c in "0123456789abcdefABCDEF" for c in digits):
-                self.pos += 6
-                return chr(int(digits, 16))
-        self.pos += 2
-        return _ESCAPES.get(code, code)
+        body = _STRING_BODY[opener].match(self.text, self.pos + 1)
+        if self.text[body.end() : body.end() + 1] != closer:
+            self.pos = body.end()
+            raise self.fail(f"closing quote {closer!r}")
+        self.pos = body.end() + 1
+        return _decode_body(body.group(0), closer)
 
     def number(self) -> int | float:
         """Read a number; JSON syntax plus a leading '+' or a bare leading/trailing '.'."""
         start = self.pos
-        while self.pos < len(self.text) and _ascii_fold(self.text[self.pos]) in "+-.0123456789eE":
-            self.pos += 1
-        token = "".join(_ascii_fold(c) for c in self.text[start : self.pos])
-        if len(token) > MAX_NUMBER_CHARS:
+        self.pos = _NUMBER_CHARS.match(self.text, start).end()
+        if self.pos - start > MAX_NUMBER_CHARS:
             self.pos = start
             raise self.fail(f"a number of at most {MAX_NUMBER_CHARS} characters")
+        token = "".join(_ascii_fold(c) for c in self.text[start : self.pos])
         try:
             number = float(token) if any(c in token for c in ".eE") else int(token)
         except ValueError:
@@ -171,9 +167,30 @@ class _Reader:
         """Read a bare word (letters, digits, '_'); '' when there is none."""
         self.skip_space()
         start = self.pos
-        while self.pos < len(self.text) and _is_word_char(self.text[self.pos]):
-            self.pos += 1
+        self.pos = _WORD.match(self.text, start).end()
         return self.text[start : self.pos]
+
+
+def _decode_body(body: str, closer: str) -> str:
+    """A string body with its escapes decoded; JSON's own decoder does it whenever it can (C speed)."""
+    if "\\" not in body:
+        return body
+    if closer == '"' or '"' not in body:
+        # The body holds its closer only escaped, so `\<closer>` is always an escape of it.
+        as_json = body if closer == '"' else body.replace("\\" + closer, closer)
+        try:
+            return json.loads('"' + as_json + '"', strict=False)
+        except ValueError:
+            pass  # an escape JSON lacks (\', \q, a short \u): the lenient decoder below
+    return _STRING_ESCAPE.sub(_decode_escape, body)
+
+
+def _decode_escape(match: re.Match[str]) -> str:
+    """One backslash escape of a string body: JSON escapes, \\uXXXX, else the character itself."""
+    code = match.group(1)
+    if len(code) == 5:
+        return chr(int(code[1:], 16))
+    return _ESCAPES.get(code, code)
 
 
 def read_value(text: str, start: int = 0) -> tuple[Any, int]:
@@ -184,50 +201,13 @@ def read_value(text: str, start: int = 0) -> tuple[Any, int]:
     return value, reader.pos
 
 
-def undouble_braces(text: str) -> str:
-    """Turn `{{`/`}}` outside strings into single braces (templates that escaped every brace)."""
-    out: list[str] = []
-    closer = ""
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if closer:
-            if char == "\\":
-                out.append(text[i : i + 2])
-                i += 2
-                continue
-            if char == closer:
-                closer = ""
-        elif char in _QUOTES:
-            closer = _QUOTES[char]
-        elif _ascii_fold(char) in "{}" and i + 1 < len(text) and _ascii_fold(text[i + 1]) == _ascii_fold(char):
-            out.append(char)
-            i += 2
-            continue
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
 def loads(text: str) -> Any:
     """Parse text that should hold exactly one value: strict JSON first, then the lenient reader."""
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
         pass
-    candidates = [text]
-    if "{{" in text or "｛｛" in text:
-        candidates.insert(0, undouble_braces(text))
-    error: JSONSyntaxError | None = None
-    for candidate in candidates:
-        try:
-            value, end = read_value(candidate)
-        except JSONSyntaxError as exc:
-            error = error or exc
-            continue
-        if candidate[end:].strip():
-            error = error or JSONSyntaxError(f"unexpected text after the JSON value at character {end}")
-            continue
-        return value
-    assert error is not None
-    raise error
+    value, end = read_value(text)
+    if text[end:].strip():
+        raise JSONSyntaxError(f"unexpected text after the JSON value at character {end}")
+    return value

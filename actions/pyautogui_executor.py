@@ -1,10 +1,12 @@
-"""Drive an X11 display with pyautogui; text it cannot type goes through the clipboard or xdotool.
+"""Drive an X11 display with pyautogui; `type` sends every character as its keysym (actions.keysym_typing).
 
 pyautogui connects its X11 backend to $DISPLAY once, at import, and keeps the connection in the
 module globals `_display` and `keyboardMapping` of `pyautogui._pyautogui_x11`. Each executor
 therefore builds its own copy of those globals (by reloading that module with its display in the
 environment) and swaps them in before every action, so several sandboxes can be driven from one
 process. FAILSAFE corners are recomputed for the bound display for the same reason.
+
+Text is never pasted: the clipboard is left alone, and terminals and spreadsheets get key presses.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from actions.errors import CoordinateError, DesktopUnavailable, ExecutionError, FailSafeTriggered
+from actions.keysym_typing import KeymapTyper
+from actions.schemas import recheck
 from actions.xdisplay import check_desktop, child_environment, x_environment
 from actions.xkeys import keysym_name
 
@@ -45,13 +49,12 @@ class PyAutoGUIExecutor:
     """Executes screen-space actions on one X11 display."""
 
     def __init__(self, display: str | None = None, failsafe: bool = True, xauthority: str | None = None,
-                 drag_seconds: float = 0.4, type_delay_ms: int = 12, paste_settle_s: float = 0.3):
+                 drag_seconds: float = 0.4, type_delay_ms: int = 12):
         """display: ':N' (default $DISPLAY); failsafe: keep pyautogui's corner kill switch (live desktops)."""
         self.display, self.xauthority = check_desktop(display, xauthority)
         self.failsafe = failsafe
         self.drag_seconds = drag_seconds
         self.type_delay_ms = type_delay_ms
-        self.paste_settle_s = paste_settle_s
         self._pyautogui, backend = _import_pyautogui(self.display, self.xauthority)
         self._backend = backend
         self._x_display = backend._display
@@ -59,19 +62,24 @@ class PyAutoGUIExecutor:
         screen = self._x_display.screen()
         self.width, self.height = screen.width_in_pixels, screen.height_in_pixels
         self._typable = self._characters_pyautogui_types_correctly()
+        self._typer = KeymapTyper(self._x_display, key_delay_s=type_delay_ms / 1000)
 
     def _characters_pyautogui_types_correctly(self) -> frozenset[str]:
         """Printable ASCII whose key and shift state in pyautogui yield that very character here.
 
         pyautogui guesses shift from the character alone; on keymaps where that guess is wrong
-        (e.g. '<' on the extra 102nd key types '>') the text must go through xdotool instead.
+        (e.g. '<' on the extra 102nd key types '>') a key combination goes through xdotool instead.
+        By X's rules a keycode whose shifted symbol is NoSymbol types its unshifted one with Shift.
         """
-        typable = {"\n", "\t"}
+        typable = set()
         for char in map(chr, range(0x20, 0x7F)):
             keycode = self._key_map.get(char)
-            shifted = 1 if self._pyautogui.isShiftCharacter(char) else 0
+            if not keycode:
+                continue
+            lower = self._x_display.keycode_to_keysym(keycode, 0)
+            upper = self._x_display.keycode_to_keysym(keycode, 1) or lower
             # Keysyms of printable ASCII equal their code points.
-            if keycode and self._x_display.keycode_to_keysym(keycode, shifted) == ord(char):
+            if (upper if self._pyautogui.isShiftCharacter(char) else lower) == ord(char):
                 typable.add(char)
         return frozenset(typable)
 
@@ -98,6 +106,7 @@ class PyAutoGUIExecutor:
 
     def execute(self, action: Any) -> None:
         """Perform one screen-space action."""
+        recheck(action)  # bounds again, right before the desktop is touched
         kind = action.action
         if kind in ("terminate", "answer"):
             return
@@ -145,15 +154,13 @@ class PyAutoGUIExecutor:
             self._xdotool("key", "--clearmodifiers", "+".join(keysym_name(k) for k in keys))
 
     def _type(self, text: str) -> None:
-        """ASCII through pyautogui; anything else pasted from the clipboard (or xdotool), never dropped."""
-        if set(text) <= self._typable:
-            with self._bound() as gui:
-                gui.write(text, interval=0.01)
-        elif shutil.which("xclip") or shutil.which("xsel"):
-            self._paste(text)
-        else:
-            # xdotool remaps a spare keycode per character; apps can miss characters, so it comes last.
-            self._xdotool("type", "--delay", str(self.type_delay_ms), "--", text)
+        """Every character as its keysym through XTest (spare keycodes remapped as needed); never pasted."""
+        try:
+            self._typer.type(text)
+        except ExecutionError:
+            raise
+        except Exception as exc:  # Xlib reports a lost connection with its own error types
+            raise ExecutionError(f"typing on {self.display} failed: {type(exc).__name__}: {exc}") from exc
 
     def _xdotool(self, *args: str) -> None:
         """Run xdotool against this display; ExecutionError with its stderr on failure."""
@@ -163,25 +170,6 @@ class PyAutoGUIExecutor:
                               capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise ExecutionError(f"xdotool {args[0]} failed: {done.stderr.strip()}")
-
-    def _paste(self, text: str) -> None:
-        """Own the CLIPBOARD with the text (xclip/xsel keep serving it) and press ctrl+v.
-
-        On a live desktop this replaces the person's clipboard; xdotool's per-character keymap
-        juggling is the alternative, and applications were seen to drop characters with it.
-        """
-        command = (["xclip", "-selection", "clipboard", "-i"] if shutil.which("xclip")
-                   else ["xsel", "--clipboard", "--input"])
-        # The selection owner forks and lives on; it must not inherit pipes we would wait on.
-        done = subprocess.run(command, input=text.encode("utf-8"), timeout=10,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=child_environment(self.display, self.xauthority))
-        if done.returncode != 0:
-            raise ExecutionError(f"{command[0]} could not take the clipboard (exit status {done.returncode})")
-        with self._bound() as gui:
-            gui.hotkey("ctrl", "v")
-        # The application fetches the text asynchronously; a following paste must not replace it first.
-        time.sleep(self.paste_settle_s)
 
     def close(self) -> None:
         """Close this executor's X connection."""

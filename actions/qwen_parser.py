@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from actions.arguments import arguments_to_action
@@ -24,6 +25,7 @@ _OPEN = re.compile(r"[<＜]\s*tool_call\s*[>＞]", re.IGNORECASE)
 _CLOSE = re.compile(r"[<＜]\s*/\s*tool_call\s*[>＞]", re.IGNORECASE)
 _THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+_BEFORE_JSON = re.compile(r"[`\sjson]*+\{")
 _FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 _ARGUMENT_KEYS = ("arguments", "parameters", "args", "input")
 NO_CALL_MESSAGE = (
@@ -41,15 +43,36 @@ class _Block:
     closed: bool
 
 
+class _Finder:
+    """`pattern.search(text, pos)` for increasing `pos`, re-scanning only when the last hit is passed.
+
+    Loops that search the same text again and again from later positions stay linear: a search that
+    found nothing (or a hit still ahead) answers every later position without scanning again.
+    """
+
+    def __init__(self, pattern: re.Pattern[str], text: str):
+        self.pattern, self.text = pattern, text
+        self._searched_from: int | None = None
+        self._hit: re.Match[str] | None = None
+
+    def search(self, pos: int) -> re.Match[str] | None:
+        """First match starting at or after pos (the patterns here have no look-behind)."""
+        cached = self._searched_from is not None and self._searched_from <= pos
+        if not (cached and (self._hit is None or self._hit.start() >= pos)):
+            self._searched_from, self._hit = pos, self.pattern.search(self.text, pos)
+        return self._hit
+
+
 def _outside_calls(text: str, pattern: re.Pattern[str]) -> re.Match[str] | None:
     """First match of pattern that is not inside the JSON of a `<tool_call>` (e.g. typed text)."""
+    hits, calls = _Finder(pattern, text), _Finder(_OPEN, text)
     pos = 0
     for _ in range(MAX_BLOCKS + 1):
-        hit = pattern.search(text, pos)
-        call = _OPEN.search(text, pos)
+        hit = hits.search(pos)
+        call = calls.search(pos)
         if hit is None or call is None or hit.start() < call.start():
             return hit
-        pos = _json_end(text, call.end(), len(text)) or call.end()
+        pos = max(_json_end(text, call.end(), len(text)) or call.end(), pos + 1)
     return None
 
 
@@ -69,9 +92,10 @@ def _json_end(text: str, start: int, limit: int) -> int | None:
 
     Read string-aware, so a `</tool_call>` typed inside a "text" argument does not end the block.
     """
-    brace = text.find("{", start, limit)
-    if brace == -1 or text[start:brace].strip("` \t\r\njson"):
+    before = _BEFORE_JSON.match(text, start, limit)  # only fences/space may precede the '{'
+    if before is None:
         return None
+    brace = before.end() - 1
     try:
         return read_value(text, brace)[1]
     except JSONSyntaxError:
@@ -81,15 +105,16 @@ def _json_end(text: str, start: int, limit: int) -> int | None:
 def _tagged_blocks(text: str) -> list[_Block]:
     """Bodies of `<tool_call>` tags; an unclosed one runs to the next tag or the end."""
     blocks: list[_Block] = []
-    match = _OPEN.search(text)
+    opens, closes = _Finder(_OPEN, text), _Finder(_CLOSE, text)
+    match = opens.search(0)
     while match and len(blocks) < MAX_BLOCKS:
         body_start = match.end()
         value_end = _json_end(text, body_start, len(text)) or body_start
-        close = _CLOSE.search(text, value_end)
-        following = _OPEN.search(text, value_end)
+        close = closes.search(value_end)
+        following = opens.search(value_end)
         if close and (following is None or close.start() < following.start()):
             blocks.append(_Block(match.start(), text[body_start : close.start()], True))
-            match = _OPEN.search(text, close.end())
+            match = opens.search(close.end())
         else:
             end = following.start() if following else len(text)
             blocks.append(_Block(match.start(), text[body_start:end], False))
@@ -108,9 +133,10 @@ def _looks_like_call(value: Any) -> bool:
 
 def _bare_blocks(text: str) -> list[_Block]:
     """Fenced or bare JSON objects shaped like calls, for output without `<tool_call>` tags."""
-    blocks = [_Block(m.start(), m.group(1), True) for m in _FENCE.finditer(text) if "{" in m.group(1)]
+    fenced = (_Block(m.start(), m.group(1), True) for m in _FENCE.finditer(text) if "{" in m.group(1))
+    blocks = list(islice(fenced, MAX_BLOCKS))
     if blocks:
-        return blocks[:MAX_BLOCKS]
+        return blocks
     start = text.find("{")
     tries = 0
     while start != -1 and tries < MAX_BARE_CANDIDATES and len(blocks) < MAX_BLOCKS:

@@ -18,10 +18,14 @@ from actions.qwen_parser import MAX_BLOCKS, split_reasoning
 SCROLL_NOTCHES = 5  # UI-TARS gives a direction only; one scroll is this many wheel notches
 WAIT_SECONDS = 5  # UI-TARS's wait() means "sleep 5 s and look again"
 
-_ACTION_LABEL = re.compile(r"^\s*Action\s*[:：]", re.IGNORECASE | re.MULTILINE)
+# The last `Action:` label at a line start, found as the first match in the reversed text (one
+# scan, however many labels). Horizontal space only: `\s*` next to a MULTILINE `^` re-scans every
+# following newline, which made 100 KB of newlines take minutes.
+_LAST_ACTION_LABEL_REVERSED = re.compile(r"[:：][^\S\r\n]*noitca[^\S\r\n]*(?=\n|\Z)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _KWARG_START = re.compile(r"\s*(?:,\s*)?(\)|[A-Za-z_][A-Za-z0-9_]*\s*=\s*)")
 _BARE_VALUE = re.compile(r"[^,)]*")
+_SPACE_RUN = re.compile(r"\s*+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 
 
@@ -176,20 +180,33 @@ def _calls(section: str) -> list[tuple[str, dict[str, str]]]:
     return found
 
 
+def _last_action_label(text: str) -> tuple[int, int] | None:
+    """(start, end) of the last line-starting `Action:` label (start at the line's start), or None."""
+    found = _LAST_ACTION_LABEL_REVERSED.search(text[::-1])
+    if found is None:
+        return None
+    return len(text) - found.end(), len(text) - found.start()
+
+
+def _skip_space(text: str, pos: int) -> int:
+    """Index of the first non-whitespace character at or after pos."""
+    return _SPACE_RUN.match(text, pos).end()
+
+
 def looks_like_uitars(text: str) -> bool:
     """True for text with UI-TARS point markup or an `Action: name(` line."""
     if any(marker in text for marker in ("<point>", "<|box_start|>", "start_box=")):
         return True
-    labels = list(_ACTION_LABEL.finditer(text))
-    return bool(labels) and _CALL_START.match(text[labels[-1].end() :].lstrip()) is not None
+    label = _last_action_label(text)
+    return label is not None and _CALL_START.match(text, _skip_space(text, label[1])) is not None
 
 
 def parse_uitars(text: str) -> Parsed:
     """Parse one UI-TARS message into thought and actions; ParseError when there is no valid call."""
     reasoning, visible = split_reasoning(text)
-    labels = list(_ACTION_LABEL.finditer(visible))
-    split_at = labels[-1].start() if labels else None
-    section = visible[labels[-1].end() :] if labels else visible
+    label = _last_action_label(visible)
+    split_at = label[0] if label else None
+    section = visible[label[1] :] if label else visible
     calls = _calls(section)
     if not calls:
         raise ParseError("no action found; answer with Thought: … then Action: click(start_box='(x,y)')")

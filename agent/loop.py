@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Literal
 
-from actions import CoordinateError, FailSafeTriggered, ParseError, parse, to_screen
+from actions import CoordinateError, FailSafeTriggered, ParseError, coordinate_system, parse, to_screen
 from agent.policies.base import Observation, Policy, Turn
 from agent.trace import StepError, StepRecord, TraceWriter, now_iso
 
@@ -35,6 +35,7 @@ class LoopOutcome:
     steps: int
     message: str = ""
     terminate_status: str | None = None  # "success"/"failure" when the model terminated
+    answer: str | None = None  # the answer's text when the model answered (what the checks compare)
 
 
 class Aborted(Exception):
@@ -89,15 +90,22 @@ def _one_step(policy, screen, executor, trace, history, step, config) -> tuple[S
     reply = policy.next(Observation(image, geometry, step), history)
     timings["model"] = _ms(t)
     record = StepRecord(step=step, started_at=started, ended_at=started, screenshot=shot.name,
-                        model_output=reply.text, counters=reply.counters)
+                        model_output=reply.text, counters=reply.counters, output_format=reply.output_format,
+                        coordinates=reply.coordinates,
+                        image_size=list(reply.image_size) if reply.image_size else None)
+    if reply.error is not None:  # the model call failed: a step error, the run goes on
+        record.error = StepError(kind="policy", message=reply.error)
+        record.timings_ms, record.ended_at = timings, now_iso()
+        return record, None
     outcome = None
     try:
-        parsed = parse(reply.text)
+        parsed = parse(reply.text, reply.output_format)
         record.thought, record.notes = parsed.thought, list(parsed.notes)
         record.actions = [a.model_dump(mode="json") for a in parsed.actions]
+        system = coordinate_system(reply.coordinates, reply.image_size)
         t = time.perf_counter()
         for action in parsed.actions:
-            pixel_action = to_screen(action, geometry, failsafe=config.failsafe)
+            pixel_action = to_screen(action, geometry, system, failsafe=config.failsafe)
             executor.execute(pixel_action)
             record.executed.append(pixel_action.model_dump(mode="json"))
             outcome = outcome or _ending(action, step)
@@ -122,5 +130,5 @@ def _ending(action, step: int) -> LoopOutcome | None:
     if kind == "terminate":
         return LoopOutcome("terminate", step + 1, f"model terminated: {action.status}", action.status)
     if kind == "answer":
-        return LoopOutcome("answer", step + 1, f"model answered: {action.text}")
+        return LoopOutcome("answer", step + 1, f"model answered: {action.text}", answer=action.text)
     return None

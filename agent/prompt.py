@@ -1,4 +1,4 @@
-"""What the local policy says to Qwen3-VL: the computer_use tool, the instruction, and step feedback.
+"""What the local and http policies say to Qwen3-VL: the computer_use tool, the instruction, and step feedback.
 
 The system turn follows Qwen's computer-use recipe: a short system text plus the `computer_use`
 function schema passed as the chat template's `tools`, so the checkpoint's own template writes the
@@ -27,6 +27,16 @@ def computer_use_tool() -> dict:
         return json.loads(_tool_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"{TOOL_FILE}: not valid JSON ({error})") from error
+
+
+def conversation_tools() -> list[dict]:
+    """The tools list every policy sends: computer_use in the OpenAI shape {"type": "function", "function": …}.
+
+    That is what OpenAI-compatible servers (vLLM, SGLang, `agent serve`) hand to the chat template, and
+    what Qwen's own function-calling prompt writes, so the local and the http policy render the same
+    system turn.
+    """
+    return [{"type": "function", "function": computer_use_tool()}]
 
 
 def first_step_text(instruction: str) -> str:

@@ -1,9 +1,11 @@
-"""One run from the command line: task → desktop → policy → loop → checks → result.json."""
+"""`agent run` and `agent replay` from the command line: load, confirm, build, then `run_task`.
+
+Everything here is about talking to the person (messages, confirmations, exit codes, signals); the
+run itself is `agent.run.run_task`.
+"""
 from __future__ import annotations
 
 import contextlib
-import os
-import platform
 import signal
 import sys
 import threading
@@ -12,94 +14,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from agent.policies.base import Policy, PolicyUnavailable
-from agent.trace import GeometryRecord, RunMeta, RunResult, StepRecord, TraceWriter, new_run_id, now_iso, read_run
-
-Echo = Callable[[str], None]
+from agent.policies.base import PolicyUnavailable
+from agent.policies.registry import PolicySettings, build
+from agent.run import Echo, Heartbeat, RunSetupError, check_runs_dir, run_task
+from agent.settings import RunSettings, SettingsError
+from agent.trace import RunResult, read_run
 
 
 @dataclass
-class RunOptions:
-    """Everything `agent run` / `agent replay` can be told."""
+class CliRun:
+    """What `agent run` / `agent replay` were asked to do."""
 
     task_file: Path
-    policy: str = "local"
-    model: str = "Qwen/Qwen3-VL-2B-Instruct"
-    device: str = "auto"
-    dtype: str = "auto"
-    max_pixels: int = 1280 * 800
-    history_images: int = 3
-    max_new_tokens: int = 512
-    recording: Path | None = None
+    policy: PolicySettings
+    settings: RunSettings
     runs_dir: Path = Path("runs")
-    max_steps: int | None = None
-    live: bool = False
     yes: bool = False
     tui: bool = False
+    consent_needed: bool = False  # replay: the task file came from the recording, not from the person
 
 
-class RunSetupError(RuntimeError):
-    """Something the person must fix before a run can start; the message says what."""
-
-
-def task_file_of_run(run_dir: Path) -> Path:
-    """The task file a recorded run was started from (for `agent replay`)."""
-    run = read_run(run_dir)
-    if run.meta is None or not run.meta.task_file:
-        raise SystemExit(f"error: {run_dir}: meta.json is missing or names no task_file; cannot replay")
-    return Path(run.meta.task_file)
-
-
-def build_policy(options: RunOptions, task) -> Policy:
-    """The policy the options name; PolicyUnavailable with alternatives when it cannot start."""
-    from agent.policies.replay import ReplayPolicy
-    from agent.policies.scripted import ScriptedPolicy
-
-    if options.policy == "scripted":
-        if not task.reference:
-            raise PolicyUnavailable(f"{options.task_file}: the task has no reference solution for --policy scripted")
-        return ScriptedPolicy(task.reference)
-    if options.policy == "replay":
-        if options.recording is None:
-            raise PolicyUnavailable("--policy replay needs --recording RUN_DIR (a folder under runs/)")
-        return ReplayPolicy(options.recording)
-    if options.policy == "local":
-        from agent.policies.local import LocalPolicy
-
-        return LocalPolicy(model=options.model, device=options.device, dtype=options.dtype,
-                           max_pixels=options.max_pixels, history_images=options.history_images,
-                           max_new_tokens=options.max_new_tokens)
-    raise PolicyUnavailable(f"unknown policy {options.policy!r}; choose local, scripted or replay")
-
-
-@contextlib.contextmanager
-def open_desktop(task, options: RunOptions, echo: Echo) -> Iterator[tuple[dict[str, str], Path]]:
-    """A sandbox for the task, or the person's own display with --live; yields (env, workdir)."""
-    if options.live:
-        from agent.display import DisplayError, live_display_env
-
-        try:
-            env = live_display_env()
-        except DisplayError as exc:
-            raise RunSetupError(str(exc)) from exc
-        workdir = Path.cwd()
-        echo(f"live desktop {env['DISPLAY']}: FAILSAFE on (move the mouse to a corner to stop)")
-        yield env, workdir
-        return
-    from agent.display import DisplayError
-    from agent.sandbox import Sandbox, SandboxError
-
-    echo(f"starting sandbox ({task.sandbox.width}x{task.sandbox.height}) …")
-    box = Sandbox(task.sandbox)
-    try:
-        box.start()  # tears down whatever it started if it fails
-    except (SandboxError, DisplayError) as exc:
-        raise RunSetupError(f"{options.task_file}: the sandbox did not start: {exc}") from exc
-    try:
-        echo(f"sandbox ready on {box.display}")
-        yield box.env, box.workdir
-    finally:
-        box.close()
+def stderr_echo(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -120,118 +56,70 @@ def abort_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    found = {"python": platform.python_version()}
-    for name in ("qwen-desktop-agent", "torch", "transformers"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    return found
-
-
-def _status(outcome, checks_passed: bool) -> str:
-    if outcome.reason in ("aborted", "error"):
-        return outcome.reason
-    if outcome.reason == "max_steps":
-        return "max_steps"
-    return "success" if checks_passed else "failure"
-
-
-def _step_line(record: StepRecord) -> str:
-    """One progress line per step: what was done (screen pixels) and any error."""
-    from agent.viewer.summary import step_summary  # plain text helpers, no Textual import
-
-    error = f"  ✗ {record.error.kind}: {record.error.message}" if record.error else ""
-    return f"step {record.step:>3}  {step_summary(record)}  (model {record.timings_ms.get('model', 0):.0f} ms){error}"
-
-
-def execute_run(options: RunOptions, task, policy: Policy, abort: threading.Event,
-                echo: Echo, on_run_dir: Callable[[Path], None] | None = None) -> RunResult:
-    """Open the desktop, run the loop, check, and write result.json; returns the result."""
-    from actions.pyautogui_executor import PyAutoGUIExecutor
-    from agent.checks import run_checks
-    from agent.loop import LoopConfig, LoopOutcome, run_loop
-    from agent.screen import CaptureError, Screen
-
-    started = time.monotonic()
-    max_steps = options.max_steps or task.max_steps
-    with open_desktop(task, options, echo) as (env, workdir):
-        os.environ.update({k: env[k] for k in ("DISPLAY", "XAUTHORITY") if k in env})
-        try:
-            screen = Screen(env["DISPLAY"])
-            _, geometry = screen.capture()
-        except CaptureError as exc:
-            raise RunSetupError(str(exc)) from exc
-        meta = RunMeta(
-            run_id=new_run_id(task.id), task_id=task.id, task_file=str(options.task_file),
-            instruction=task.instruction, policy=policy.name,
-            model=options.model if options.policy == "local" else None,
-            geometry=GeometryRecord(**geometry.model_dump()), live=options.live,
-            max_steps=max_steps, versions=_versions(), started_at=now_iso(),
-        )
-        trace = TraceWriter(options.runs_dir, meta)
-        echo(f"run {meta.run_id}: {task.instruction}")
-        if on_run_dir:
-            on_run_dir(trace.dir)
-        try:
-            executor = PyAutoGUIExecutor(display=env["DISPLAY"], failsafe=options.live)
-            config = LoopConfig(max_steps=max_steps, settle_s=task.settle_s, failsafe=options.live)
-            outcome = run_loop(policy, screen, executor, trace, task.instruction, config, abort,
-                               on_step=lambda r: echo(_step_line(r)))
-        except Exception as exc:  # a crash still gets a result.json that says why
-            outcome = LoopOutcome("error", trace.count, f"{type(exc).__name__}: {exc}")
-        passed, checks = run_checks(task.checks, env, workdir)
-        result = RunResult(status=_status(outcome, passed), checks=checks, steps=trace.count,
-                           duration_s=round(time.monotonic() - started, 2), ended_at=now_iso(),
-                           message=outcome.message)
-        trace.finish(result)
-        screen.close()
-    for check in checks:
-        echo(f"check {'✓' if check.passed else '✗'} {check.name}: {check.detail}")
-    echo(f"{result.status}: {result.steps} steps in {result.duration_s:.1f}s ({result.message}) → {trace.dir}")
-    return result
-
-
-def _load(options: RunOptions):
+def _load(task_file: Path):
     from agent.tasks import TaskError, load_task
 
     try:
-        return load_task(options.task_file)
+        return load_task(task_file)
     except TaskError as exc:
         raise RunSetupError(str(exc)) from exc
 
 
-def _confirm_live(options: RunOptions) -> None:
-    if not options.live or options.yes:
+def _ask(question: str, refusal: str, yes: bool) -> None:
+    """Proceed when --yes was given or the person answers yes; else RunSetupError(refusal)."""
+    if yes:
         return
     if not sys.stdin.isatty():
-        raise RunSetupError("--live drives your real mouse and keyboard; pass --yes to confirm non-interactively")
+        raise RunSetupError(refusal)
     import typer
 
-    if not typer.confirm("--live will move your mouse and type on this display. Continue?", default=False):
-        raise RunSetupError("live run cancelled")
+    if not typer.confirm(question, default=False):
+        raise RunSetupError("cancelled")
 
 
-def run_from_cli(options: RunOptions) -> int:
+def _confirm_live(run: CliRun) -> None:
+    if run.settings.live:
+        _ask("--live will move your mouse and type on this display. Continue?",
+             "--live drives your real mouse and keyboard; pass --yes to confirm non-interactively", run.yes)
+
+
+def _build_policy(run: CliRun, task, echo: Echo):
+    if run.policy.name == "local":
+        echo(f"loading model {run.policy.model} (device {run.policy.device}, dtype {run.policy.dtype}) …")
+    began = time.monotonic()
+    policy = build(run.policy, task)
+    if run.policy.name == "local":
+        echo(f"model ready in {time.monotonic() - began:.1f}s")
+    return policy
+
+
+def _desktop(run: CliRun, task):
+    from agent.desktop import LiveDesktop, sandbox_for
+
+    return LiveDesktop() if run.settings.live else sandbox_for(task)
+
+
+def run_from_cli(run: CliRun) -> int:
     """`agent run`: exit 0 on success, 1 on any other verdict, 2 when the run could not start."""
-    echo: Echo = lambda line: print(line, file=sys.stderr, flush=True)
+    echo: Echo = stderr_echo
     try:
-        task = _load(options)
-        _confirm_live(options)
-        policy = build_policy(options, task)
-    except (RunSetupError, PolicyUnavailable) as exc:
+        task = _load(run.task_file)
+        check_runs_dir(run.runs_dir)
+        if run.consent_needed:
+            confirm_replay_commands(run, task)
+        _confirm_live(run)
+        policy = _build_policy(run, task, echo)
+    except (RunSetupError, PolicyUnavailable, SettingsError) as exc:
         echo(f"error: {exc}")
         return 2
     try:
-        if options.tui:
-            from agent.viewer.app import run_with_viewer
-
-            quiet: Echo = lambda line: None
-            return run_with_viewer(
-                lambda abort, on_dir: _exit_code(execute_run(options, task, policy, abort, quiet, on_dir)))
+        if run.tui:
+            return _with_viewer(run, task, policy)
+        echo("starting the desktop …" if not run.settings.live else "checking the live desktop …")
         with abort_on_signals():
-            return _exit_code(execute_run(options, task, policy, threading.Event(), echo))
+            result = run_task(task, Heartbeat(policy, echo), _desktop(run, task), run.settings,
+                              runs_dir=run.runs_dir, abort=threading.Event(), echo=echo, task_file=run.task_file)
+            return _exit_code(result)
     except RunSetupError as exc:
         echo(f"error: {exc}")
         return 2
@@ -242,5 +130,84 @@ def run_from_cli(options: RunOptions) -> int:
         policy.close()
 
 
+def _with_viewer(run: CliRun, task, policy) -> int:
+    """--tui: the viewer in the main thread, the run in a worker; SIGTERM/SIGHUP stop the run like Ctrl-C."""
+    from agent.viewer.app import run_with_viewer
+
+    requested, holder = threading.Event(), {}
+
+    def stop(signum, frame) -> None:
+        requested.set()
+        if "abort" in holder:
+            holder["abort"].set()  # the run stops at its next step; the viewer then closes itself
+
+    def start(abort: threading.Event, on_dir: Callable[[Path], None]) -> int:
+        holder["abort"] = abort
+        if requested.is_set():
+            abort.set()
+        result = run_task(task, policy, _desktop(run, task), run.settings, runs_dir=run.runs_dir,
+                          abort=abort, echo=lambda line: None, task_file=run.task_file, on_run_dir=on_dir)
+        return _exit_code(result)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return run_with_viewer(start)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _exit_code(result: RunResult) -> int:
     return 0 if result.status == "success" else 1
+
+
+# -- agent replay ---------------------------------------------------------------------------------
+
+def replay_task_file(run_dir: Path, task: Path | None) -> tuple[Path, bool]:
+    """(task file to replay on, whether the person must consent to its commands).
+
+    The person's own file (--task, or the recorded path when it lies under the current folder and
+    outside the folder that holds the recording) needs no consent; a path the recording points at
+    anywhere else — inside or beside a received run folder, or outside the current folder — does.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunSetupError(f"{run_dir}: no such run folder")
+    if task is not None:
+        return Path(task), False
+    meta = read_run(run_dir).meta
+    if meta is None or not meta.task_file:
+        raise RunSetupError(f"{run_dir}: meta.json is missing or names no task_file; pass --task FILE to replay it")
+    recorded = Path(meta.task_file).resolve()
+    if not recorded.is_file():
+        raise RunSetupError(f"{run_dir}: the recorded task file {meta.task_file} does not exist here; "
+                            "pass --task FILE (your copy of the task)")
+    own = recorded.is_relative_to(Path.cwd().resolve()) and not recorded.is_relative_to(run_dir.resolve().parent)
+    return recorded, not own
+
+
+def confirm_replay_commands(run: CliRun, task) -> None:
+    """Show the shell commands a recording's task file would run; go on only with consent (or --yes)."""
+    commands = [f"  setup: {c}" for c in getattr(task.sandbox, "setup", [])]
+    commands += [f"  app:   {a}" for a in getattr(task.sandbox, "apps", [])]
+    commands += [f"  check: {getattr(item, 'command')}" for item in task.checks.items if hasattr(item, "command")]
+    listing = "\n".join(commands) or "  (none)"
+    stderr_echo(f"The recording names the task file {run.task_file}, which is not one of your files here.\n"
+                f"Replaying it runs these commands on this machine:\n{listing}")
+    _ask("Run them?", f"{run.task_file} comes from the recording and runs the commands above; "
+         "pass --yes to accept them, or --task FILE to replay on your own copy of the task", run.yes)
+
+
+def warn_if_other_task(run_dir: Path, task_file: Path, echo: Echo) -> None:
+    """Say so when the recording was made on another task, or on another version of this one."""
+    from agent.run import task_fingerprint
+
+    meta = read_run(run_dir).meta
+    if meta is None:
+        return
+    task = _load(task_file)
+    _, sha = task_fingerprint(task_file)
+    if meta.task_id != task.id:
+        echo(f"warning: the recording is of task {meta.task_id!r}, but it is replayed on task {task.id!r}")
+    elif meta.task_sha256 and sha and meta.task_sha256 != sha:
+        echo(f"warning: {task_file} changed since the recording was made (sha256 differs)")

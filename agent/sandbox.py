@@ -1,27 +1,33 @@
 """A private X11 desktop for one task: Xvfb + openbox + the task's apps, torn down completely.
 
 Isolation: Xvfb picks a free display itself (-displayfd), access needs a fresh cookie (an
-Xauthority file in the workdir), and apps get a fresh HOME/XDG tree in the workdir, so several
+Xauthority file in HOME), and apps get a fresh HOME/XDG tree in the workdir, so several
 sandboxes run side by side and nothing of the real user's state leaks in.
 
 Teardown, in layers, so no process outlives the sandbox:
 1. `close()` (context-manager exit, also on exceptions and Ctrl-C) terminates every process group.
 2. Each child gets PR_SET_PDEATHSIG, so the kernel signals it when its parent dies (even by SIGKILL).
-3. A watchdog process (`python -m agent.sandbox --watchdog`) holds the read end of a pipe; when
+3. A watchdog process (`python -m agent.sandbox_reaper --watchdog`) holds the read end of a pipe; when
    the parent dies the pipe closes and the watchdog kills every process that carries this
    sandbox's marker (AGENT_SANDBOX_ID) in its environment, grandchildren that left their group
    included, and removes the temporary workdir.
 PR_SET_PDEATHSIG fires when the *thread* that started the child exits: create a Sandbox on a
 thread that lives as long as it does (normally the main thread).
 
-Layout of the workdir: home/ (HOME, with Documents/ and the XDG folders), runtime/
-(XDG_RUNTIME_DIR), logs/ (xvfb.log, openbox.log, appN.log), Xauthority. Apps start with cwd HOME,
-so file dialogs open there. Task files are created first, then setup commands run, then the apps
-start; `{workdir}` and `{home}` in them are expanded (see agent.tasks).
+Layout of the workdir: home/ (HOME, with .Xauthority, Documents/ and the XDG folders), runtime/
+(XDG_RUNTIME_DIR, the session bus socket), logs/ (xvfb.log, openbox.log, dbus.log, appN.log).
+Apps start with cwd HOME, so file dialogs open there. Task files are created first, then setup commands run, then the apps start; `{workdir}` and `{home}` in them are expanded (see
+agent.tasks). The first screenshot waits until the awaited windows are drawn and the screen is
+still (agent.settle).
+
+The desktop looks like an ordinary user's (agent.desktop_user): run as root, the window manager,
+the session bus (a dbus-daemon per sandbox), setup commands and apps run as the unprivileged user
+`agent` with HOME /home/agent in a private mount namespace, so no root warnings appear and paths
+are the same in every run. `{home}` then means /home/agent in apps and setup commands, and the
+sandbox's real folder (`Sandbox.home`) in checks, which run outside.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import secrets
@@ -32,8 +38,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
+from agent.desktop_user import DesktopUser, desktop_user
+from agent.sandbox_reaper import (
+    _GRACE_S, MARKER_VAR, _pdeathsig_preexec, _signal_group, kill_marked, marked_pids,
+)
 from agent.display import DisplayError, add_cookie, read_display_number, require_tools, window_titles
 
 if TYPE_CHECKING:
@@ -41,75 +51,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Sandbox", "SandboxError", "DisplayError", "marked_pids", "kill_marked"]
 
-MARKER_VAR = "AGENT_SANDBOX_ID"
-_PR_SET_PDEATHSIG = 1
-_GRACE_S = 3.0
+# Bound on each daemon's start (Xvfb, openbox, session bus); each wait ends once its condition holds.
+# Generous: on 2 CPUs at load 8–12 openbox alone has needed over 15 s.
+DAEMON_START_S = 60.0
 
 
 class SandboxError(RuntimeError):
     """The sandbox could not be built; the message names the failing step."""
-
-
-def _pdeathsig_preexec(sig: int) -> Callable[[], None]:
-    """preexec_fn: ask the kernel to send `sig` to the child when the parent thread dies."""
-    libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: no dlopen in the child
-    parent = os.getpid()
-
-    def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
-
-
-def marked_pids(marker: str) -> list[int]:
-    """Pids of live processes whose environment carries this sandbox's marker."""
-    needle = f"{MARKER_VAR}={marker}".encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue  # gone, or not ours
-        if needle in environ.split(b"\0"):
-            found.append(int(entry))
-    return found
-
-
-def kill_marked(marker: str, grace_s: float = _GRACE_S) -> None:
-    """SIGTERM every marked process, then SIGKILL whatever is left after the grace period."""
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 1.0)):
-        pids = marked_pids(marker)
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-        deadline = time.monotonic() + wait_s
-        while pids and time.monotonic() < deadline:
-            time.sleep(0.05)
-            pids = [pid for pid in pids if _alive(pid)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"  # zombies are dead
-    except OSError:
-        return False
-
-
-def _watchdog_main(marker: str, workdir: str | None) -> None:
-    """Wait for stdin to close; unless the parent said "done", kill the sandbox's processes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    said_done = sys.stdin.read().strip() == "done"
-    if not said_done:
-        kill_marked(marker)
-        if workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Sandbox:
@@ -134,6 +82,8 @@ class Sandbox:
         self._watchdog: subprocess.Popen | None = None
         self._display: str | None = None
         self._env: dict[str, str] = {}
+        self._app_env: dict[str, str] = {}
+        self._user: DesktopUser | None = None
         self._workdir: Path | None = None
         self._logs = Path()
 
@@ -158,19 +108,29 @@ class Sandbox:
 
     @property
     def home(self) -> Path:
-        """The apps' fresh HOME."""
+        """The apps' fresh HOME, as this process sees it (workdir/home)."""
         return self.workdir / "home"
+
+    @property
+    def app_workdir(self) -> Path:
+        """The workdir as the apps see it: /run/agent-desktop when run as root, else `workdir`."""
+        return self._user.workdir if self._user else self.workdir
+
+    @property
+    def app_home(self) -> Path:
+        """HOME as the apps see it: /home/agent when run as root, else the same as `home`."""
+        return self._user.home if self._user else self.home
 
     def pids(self) -> list[int]:
         """Pids of every live process this sandbox started (children and their descendants)."""
         return marked_pids(self._marker)
 
     def run(self, cmd: str, timeout: float = 60.0, check: bool = False) -> subprocess.CompletedProcess:
-        """Run a shell command on this desktop (cwd HOME), wait for it, capture text output."""
+        """Run a shell command as the apps run (their user, HOME, cwd); wait, capture text output."""
         self._require_open()
         return subprocess.run(
-            cmd, shell=True, env=self._env, cwd=self.home, capture_output=True, text=True,
-            timeout=timeout, check=check, start_new_session=True,
+            self._as_app(["/bin/sh", "-c", cmd]), env=self._app_env, cwd=self.home, capture_output=True,
+            text=True, timeout=timeout, check=check, start_new_session=True,
         )
 
     def window_titles(self) -> list[str]:
@@ -199,12 +159,14 @@ class Sandbox:
 
     def start(self) -> None:
         """Build the desktop; on any failure (Ctrl-C included) tear down what was started."""
-        require_tools("Xvfb", "xauth", "openbox", "xdotool")
+        require_tools("Xvfb", "xauth", "openbox", "xdotool", "dbus-daemon")
         try:
+            self._user = desktop_user()
             self._make_workdir()
             self._start_watchdog()
             self._start_xvfb()
             self._start_openbox()
+            self._start_session_bus()
             if self.spec is not None:
                 self._prepare_task(self.spec)
         except BaseException:
@@ -248,15 +210,29 @@ class Sandbox:
         runtime.mkdir(mode=0o700, exist_ok=True)
         self._logs = self._workdir / "logs"
         self._logs.mkdir(exist_ok=True)
-        self._env = self._base_env(home, runtime, self._workdir / "Xauthority")
+        (home / ".Xauthority").touch(mode=0o600)
+        # No blinking caret: two screenshots of an idle desktop are the same picture.
+        for gtk in ("gtk-3.0", "gtk-4.0"):
+            (home / ".config" / gtk).mkdir(parents=True, exist_ok=True)
+            (home / ".config" / gtk / "settings.ini").write_text("[Settings]\ngtk-cursor-blink = false\n")
+        self._env = self._base_env(home, runtime)
+        self._app_env = self._env
+        if self._user:
+            self._workdir.chmod(0o711)  # the apps' user passes through to home/ and runtime/
+            self._user.own(home, runtime)
+            self._app_env = self._base_env(self._user.home, self._user.runtime)
 
-    def _base_env(self, home: Path, runtime: Path, xauthority: Path) -> dict[str, str]:
-        # A minimal, deterministic environment: English UI, no user config, no session bus and no
-        # accessibility bus (both would start daemons outside our process groups).
+    def _base_env(self, home: Path, runtime: Path) -> dict[str, str]:
+        # A minimal, deterministic environment: English UI, no user config, a private session bus
+        # and no accessibility bus.
+        user = self._user.name if self._user else os.environ.get("USER", "agent")
         return {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "HOME": str(home),
-            "USER": os.environ.get("USER", "agent"),
+            "PWD": str(home),
+            "USER": user,
+            "LOGNAME": user,
+            "SHELL": "/bin/bash",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
             "LANGUAGE": "en",
@@ -270,16 +246,27 @@ class Sandbox:
             "NO_AT_BRIDGE": "1",
             "GTK_A11Y": "none",
             "GSETTINGS_BACKEND": "memory",
-            "DBUS_SESSION_BUS_ADDRESS": "disabled:",
-            "XAUTHORITY": str(xauthority),
+            "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/bus",
+            "XAUTHORITY": str(home / ".Xauthority"),
             MARKER_VAR: self._marker,
         }
 
-    def _popen(self, argv: list[str], log: Path, deathsig: int = signal.SIGTERM, **kw: Any) -> subprocess.Popen:
-        """Start a child in its own session and process group, tied to our life by PDEATHSIG."""
+    def _as_app(self, argv: list[str]) -> list[str]:
+        """argv as the apps' user sees the world (see agent.desktop_user); unchanged when not root."""
+        return self._user.wrap(argv, self.workdir) if self._user else argv
+
+    def _popen(self, argv: list[str], log: Path, deathsig: int = signal.SIGTERM, as_app: bool = False,
+               **kw: Any) -> subprocess.Popen:
+        """Start a child in its own session and process group, tied to our life by PDEATHSIG.
+
+        as_app: run it as the apps run (their user and HOME); a change of user clears PDEATHSIG,
+        so the watchdog's marker sweep is what stops such a child if we die.
+        """
+        env = self._app_env if as_app else self._env
+        argv = self._as_app(argv) if as_app else argv
         with open(log, "ab") as out:
             proc = subprocess.Popen(
-                argv, env=self._env, cwd=self._env["HOME"], stdin=subprocess.DEVNULL, stdout=out,
+                argv, env=env, cwd=self._env["HOME"], stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
                 preexec_fn=_pdeathsig_preexec(deathsig), **kw,
             )
@@ -293,7 +280,7 @@ class Sandbox:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         env.pop(MARKER_VAR, None)  # the watchdog must not kill itself
         self._watchdog = subprocess.Popen(
-            [sys.executable, "-m", "agent.sandbox", "--watchdog", self._marker, workdir],
+            [sys.executable, "-m", "agent.sandbox_reaper", "--watchdog", self._marker, workdir],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, start_new_session=True,
         )
 
@@ -322,41 +309,89 @@ class Sandbox:
             )
             os.close(write_fd)
             write_fd = -1
-            number = read_display_number(read_fd, timeout=30.0, log=self._logs / "xvfb.log")
+            number = read_display_number(read_fd, timeout=DAEMON_START_S, log=self._logs / "xvfb.log")
         finally:
             os.close(read_fd)
             if write_fd >= 0:
                 os.close(write_fd)
         self._display = f":{number}"
-        self._env["DISPLAY"] = self._display
+        self._env["DISPLAY"] = self._app_env["DISPLAY"] = self._display
         add_cookie(authfile, self._display, cookie, self._env)
+        if self._user:  # xauth writes a new root-owned file
+            self._user.own(Path(authfile))
 
     def _start_openbox(self) -> None:
-        self._popen(["openbox", "--sm-disable"], self._logs / "openbox.log")
+        self._popen(["openbox", "--sm-disable"], self._logs / "openbox.log", as_app=True)
         # openbox sets _NET_CURRENT_DESKTOP once it manages the screen; until then this query fails.
-        deadline = time.monotonic() + 15.0
-        while time.monotonic() < deadline:
-            probe = subprocess.run(["xdotool", "get_desktop"], env=self._env, capture_output=True)
-            if probe.returncode == 0:
-                return
+        openbox = self._procs[-1]
+        deadline = time.monotonic() + DAEMON_START_S
+        while openbox.poll() is None:
+            try:
+                probe = subprocess.run(["xdotool", "get_desktop"], env=self._env, capture_output=True, timeout=10)
+                if probe.returncode == 0:
+                    return
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() >= deadline:
+                self._daemon_failed("openbox", f"did not manage the screen within {DAEMON_START_S:g}s", "openbox.log")
             time.sleep(0.1)
-        raise SandboxError(f"openbox did not start within 15s; see {self._workdir}/logs/openbox.log")
+        self._daemon_failed("openbox", f"exited {openbox.returncode} before managing the screen", "openbox.log")
+
+    def _start_session_bus(self) -> None:
+        """A dbus-daemon for this desktop only, listening in XDG_RUNTIME_DIR."""
+        socket = Path(self._env["XDG_RUNTIME_DIR"]) / "bus"
+        address = self._app_env["DBUS_SESSION_BUS_ADDRESS"]
+        self._popen(["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={address}"],
+                    self._logs / "dbus.log", as_app=True)
+        bus = self._procs[-1]
+        deadline = time.monotonic() + DAEMON_START_S
+        while not socket.exists():
+            if bus.poll() is not None:
+                self._daemon_failed("the session bus (dbus-daemon)", f"exited {bus.returncode}", "dbus.log")
+            if time.monotonic() > deadline:
+                self._daemon_failed("the session bus (dbus-daemon)", f"did not open {socket} within {DAEMON_START_S:g}s",
+                                    "dbus.log")
+            time.sleep(0.05)
+
+    def _daemon_failed(self, name: str, what: str, log_name: str) -> None:
+        """Raise a SandboxError with the load and the log's end (close() removes an own workdir's logs)."""
+        load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        log = self._logs / log_name
+        tail = log.read_text(errors="replace").strip()[-500:] if log.exists() else ""
+        raise SandboxError(f"{name} {what} ({load}); {log_name}: {tail or '(empty)'}")
 
     def _prepare_task(self, spec: "SandboxSpec") -> None:
-        from agent.tasks import expand, resolve_path
+        from agent.task_files import TaskFileError, write_task_files
+        from agent.tasks import expand
 
-        for raw_path, content in spec.files.items():
-            path = resolve_path(raw_path, self.workdir, self.home)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
+        try:
+            write_task_files(spec, self.workdir, self.home)
+        except TaskFileError as exc:
+            raise SandboxError(str(exc)) from None
+        if self._user:
+            self._user.own(self.home)
         for command in spec.setup:
-            self._run_setup(expand(command, self.workdir, self.home), spec.timeout)
+            self._run_setup(expand(command, self.app_workdir, self.app_home), spec.timeout)
         for index, command in enumerate(spec.apps):
             log = self._logs / f"app{index}.log"
-            proc = self._popen(["/bin/sh", "-c", expand(command, self.workdir, self.home)], log)
+            proc = self._popen(["/bin/sh", "-c", expand(command, self.app_workdir, self.app_home)], log, as_app=True)
             self._apps.append((command, proc, log))
         for regex in spec.wait_windows:
             self._wait_or_explain(regex, spec.timeout)
+        self.wait_until_settled(spec.wait_windows, spec.timeout)
+
+    def wait_until_settled(self, regexes: list[str], timeout: float) -> bool:
+        """Wait (at most timeout s) until windows titled like regexes are drawn and the screen is still."""
+        from agent.screen import Screen
+        from agent.settle import wait_until_settled, window_boxes
+
+        screen = Screen(self.display, xauthority=self._env["XAUTHORITY"])
+        try:
+            return wait_until_settled(lambda: screen.capture()[0],
+                                      lambda: [box for regex in regexes for box in window_boxes(self._env, regex)],
+                                      timeout)
+        finally:
+            screen.close()
 
     def _run_setup(self, command: str, timeout: float) -> None:
         try:
@@ -377,17 +412,3 @@ class Sandbox:
             tail = log.read_text(errors="replace").strip()[-300:] if log.exists() else ""
             lines.append(f"app {command!r} {state}" + (f"; log: {tail}" if tail else ""))
         raise SandboxError("\n".join(lines))
-
-
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)  # pid == pgid: every child leads its own group
-    except OSError:
-        pass
-
-
-if __name__ == "__main__" and sys.argv[1:2] == ["--watchdog"]:
-    _watchdog_main(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
-

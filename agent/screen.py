@@ -1,6 +1,7 @@
 """Screen capture with mss: one screenshot plus the geometry that maps it back to the pointer."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -13,11 +14,16 @@ class CaptureError(RuntimeError):
     """The display could not be captured (not running, wrong depth, no such monitor)."""
 
 
-def _open_mss(display: str | None) -> Any:
+def _open_mss(display: str | None, xauthority: str | None = None) -> Any:
     import mss
 
     factory = getattr(mss, "MSS", None) or mss.mss  # mss >= 10.2 prefers mss.MSS
     try:
+        if display and xauthority:  # libxcb reads the cookie file from the environment while connecting
+            from actions.xdisplay import x_environment
+
+            with x_environment(display, Path(xauthority)):
+                return factory(display=display)
         return factory(display=display) if display else factory()
     except Exception as exc:  # mss raises ScreenShotError and ctypes errors alike
         raise CaptureError(f"cannot open display {display or '$DISPLAY'} for capture: {exc}") from exc
@@ -26,10 +32,11 @@ def _open_mss(display: str | None) -> Any:
 class Screen:
     """Captures one monitor of an X11 display (monitor 1 = the first real monitor in mss)."""
 
-    def __init__(self, display: str | None = None, monitor: int = 1):
+    def __init__(self, display: str | None = None, monitor: int = 1, xauthority: str | None = None):
+        """display ':N' and its Xauthority file; without them, $DISPLAY/$XAUTHORITY of this process."""
         self.display = display
         self.monitor = monitor
-        self._mss = _open_mss(display)
+        self._mss = _open_mss(display, xauthority)
 
     def capture(self) -> tuple["Image", "ScreenGeometry"]:
         """Grab the monitor as an RGB image and describe where it sits on the pointer's screen."""

@@ -15,30 +15,30 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal, Union
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from agent.task_checks import (  # noqa: F401  (re-exported: the check models are part of the task schema)
+    AnswerCheck,
+    Check,
+    CheckSpec,
+    CommandCheck,
+    FileCheck,
+    NoWindowCheck,
+    WindowCheck,
+    _check_regex,
+    _Strict,
+    inside_sandbox,
 )
+from agent.task_yaml import YamlReadError, read_task_yaml
 
 TASK_SUFFIXES = (".yaml", ".yml")
 
 
 class TaskError(ValueError):
     """A task file could not be read; the message names the file and the field or YAML line."""
-
-
-class _Strict(BaseModel):
-    # A typo'd field must be an error, never silently ignored.
-    model_config = ConfigDict(extra="forbid")
 
 
 def expand(text: str, workdir: Path | str, home: Path | str) -> str:
@@ -52,12 +52,18 @@ def resolve_path(text: str, workdir: Path | str, home: Path | str) -> Path:
     return path if path.is_absolute() else Path(home) / path
 
 
-def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression ({exc})") from None
-    return value
+class FileCopy(_Strict):
+    """A file copied byte for byte from beside the task file (pictures, documents, spreadsheets)."""
+
+    source: str = Field(alias="from", description="Path relative to the task file's folder, e.g. fixtures/photo.png.")
+
+    @field_validator("source")
+    @classmethod
+    def _beside_the_task(cls, value: str) -> str:
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts or not value.strip():
+            raise ValueError(f"{value!r} must be a relative path inside the task file's folder (no '..')")
+        return value
 
 
 class SandboxSpec(_Strict):
@@ -67,101 +73,39 @@ class SandboxSpec(_Strict):
     height: int = Field(800, ge=240, le=4320, description="Screen height in pixels.")
     apps: list[str] = Field(default_factory=list, description="Shell commands started in the background after setup.")
     setup: list[str] = Field(default_factory=list, description="Shell commands run to completion before the apps start.")
-    files: dict[str, str] = Field(default_factory=dict, description="Files to create before setup: path -> text content.")
+    files: dict[str, Union[str, FileCopy]] = Field(
+        default_factory=dict,
+        description="Files to create before setup: path -> text content, or {from: fixtures/x.png} beside the task file.",
+    )
+    allow_outside_paths: bool = Field(
+        False, description="Let `files` keys and file checks use absolute or '..' paths outside the sandbox.",
+    )
     wait_windows: list[str] = Field(
         default_factory=list, description="Title regexes of windows that must be visible before the task starts."
     )
     timeout: float = Field(30.0, gt=0, le=600, description="Seconds allowed for setup and for each window to appear.")
+
+    # The folder of the task file the spec was loaded from (fixtures are copied from there).
+    _base_dir: Path | None = PrivateAttr(None)
 
     @field_validator("wait_windows")
     @classmethod
     def _regexes_compile(cls, value: list[str]) -> list[str]:
         return [_check_regex(v) for v in value]
 
-
-class WindowCheck(_Strict):
-    """Success when a visible window's title matches a regex (re.search)."""
-
-    title: str = Field(description="Regex searched in the titles of the currently visible windows.")
-
-    @field_validator("title")
-    @classmethod
-    def _title_compiles(cls, value: str) -> str:
-        return _check_regex(value)
-
-    def describe(self) -> str:
-        """Short name used in results."""
-        return f"window title ~ {self.title!r}"
-
-
-class FileCheck(_Strict):
-    """Success when a file exists and its text equals, contains or matches the expected value."""
-
-    path: str = Field(description="File to read; may use {workdir} and {home}.")
-    equals: str | None = Field(None, description="The whole content must be exactly this text.")
-    contains: str | None = Field(None, description="The content must contain this text.")
-    matches: str | None = Field(None, description="Regex searched in the content (re.search, multiline).")
-
     @model_validator(mode="after")
-    def _exactly_one_condition(self) -> "FileCheck":
-        given = [name for name in ("equals", "contains", "matches") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of equals, contains, matches (got {given or 'none'})")
-        if self.matches is not None:
-            _check_regex(self.matches)
+    def _files_stay_inside(self) -> "SandboxSpec":
+        if not self.allow_outside_paths:
+            for key in self.files:
+                if not inside_sandbox(key):
+                    raise ValueError(f"files key {key!r} leaves the sandbox (absolute or '..'); use a path "
+                                     "relative to {home}, or set allow_outside_paths: true")
         return self
 
-    def describe(self) -> str:
-        """Short name used in results."""
-        for name in ("equals", "contains", "matches"):
-            value = getattr(self, name)
-            if value is not None:
-                return f"file {self.path} {name} {value!r}"
-        return f"file {self.path}"
-
-
-class CommandCheck(_Strict):
-    """Success when a shell command exits with status 0."""
-
-    command: str = Field(description="Shell command run in the sandbox environment; may use {workdir} and {home}.")
-    timeout: float = Field(10.0, gt=0, le=300, description="Seconds before the command counts as failed.")
-
-    def describe(self) -> str:
-        """Short name used in results."""
-        return f"command {self.command!r} exits 0"
-
-
-def _check_kind(item: Any) -> str | None:
-    """Which check a YAML mapping is, told by its identifying key."""
-    if isinstance(item, BaseModel):
-        return {WindowCheck: "window", FileCheck: "file", CommandCheck: "command"}.get(type(item))
-    if not isinstance(item, dict):
-        return None
-    for key, kind in (("title", "window"), ("path", "file"), ("command", "command")):
-        if key in item:
-            return kind
-    return None
-
-
-Check = Annotated[
-    Union[
-        Annotated[WindowCheck, Tag("window")],
-        Annotated[FileCheck, Tag("file")],
-        Annotated[CommandCheck, Tag("command")],
-    ],
-    Discriminator(
-        _check_kind,
-        custom_error_type="unknown_check",
-        custom_error_message="a check needs one of the keys title (window), path (file) or command (command)",
-    ),
-]
-
-
-class CheckSpec(_Strict):
-    """How success is decided after the run."""
-
-    mode: Literal["all", "any"] = Field("all", description="all: every check must pass; any: one is enough.")
-    items: list[Check] = Field(min_length=1, description="The checks: window, file or command.")
+    @property
+    def base_dir(self) -> Path | None:
+        """The task file's folder, when the spec came from a file."""
+        return self._base_dir
 
 
 class Task(_Strict):
@@ -170,6 +114,12 @@ class Task(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Short name (lowercase, digits, _ and -).")
     instruction: str = Field(min_length=1, description="What the policy is asked to do.")
     sandbox: SandboxSpec = Field(default_factory=SandboxSpec, description="The desktop to build.")
+    difficulty: Literal["easy", "medium", "hard"] | None = Field(
+        None, description="easy: a few steps in one app; medium: a dialog or a menu path; hard: 10+ steps or two apps.",
+    )
+    applications: list[str] = Field(
+        default_factory=list, description="Programs the task needs (e.g. mousepad, gnumeric); the sandbox checks they are installed.",
+    )
     max_steps: int = Field(15, ge=1, le=500, description="Step limit of a run.")
     settle_s: float = Field(1.0, ge=0, le=60, description="Seconds to wait after each action before the next screenshot.")
     checks: CheckSpec = Field(description="Success checks run after the last step.")
@@ -184,6 +134,16 @@ class Task(_Strict):
             raise ValueError(f"reference has {len(self.reference)} steps but max_steps is {self.max_steps}")
         return self
 
+    @model_validator(mode="after")
+    def _file_checks_stay_inside(self) -> "Task":
+        self.checks._allow_outside_paths = self.sandbox.allow_outside_paths
+        if not self.sandbox.allow_outside_paths:
+            for index, item in enumerate(self.checks.items):
+                if isinstance(item, FileCheck) and not inside_sandbox(item.path):
+                    raise ValueError(f"checks.items[{index}].path {item.path!r} leaves the sandbox (absolute or "
+                                     "'..'); use a path relative to {home}, or set sandbox.allow_outside_paths: true")
+        return self
+
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     """('checks', 'items', 0, 'file', 'path') -> 'checks.items[0].path' (union tags dropped)."""
@@ -191,7 +151,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part in ("window", "file", "command"):
+        elif part in ("window", "no_window", "file", "command", "answer", "str", "FileCopy"):
             continue  # the discriminator tag is not a key the author wrote
         else:
             text += f".{part}" if text else str(part)
@@ -210,17 +170,10 @@ def _describe_error(error: dict[str, Any]) -> str:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TaskError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise TaskError(f"{path}: malformed YAML at {where}: {problem}") from None
+    try:  # bounded: size, file type, encoding, nesting and alias expansion (agent.task_yaml)
+        return read_task_yaml(path)
+    except YamlReadError as exc:
+        raise TaskError(str(exc)) from None
 
 
 def task_from_data(data: Any, source: str) -> Task:
@@ -237,7 +190,45 @@ def task_from_data(data: Any, source: str) -> Task:
 def load_task(path: Path | str) -> Task:
     """Read and validate one task file, raising TaskError naming the file and field path."""
     path = Path(path)
-    return task_from_data(_read_yaml(path), str(path))
+    data = _read_yaml(path)
+    refuse_comment_cuts(path.read_text(encoding="utf-8"), str(path))  # the file just parsed: bounded
+    task = task_from_data(data, str(path))
+    task.sandbox._base_dir = path.resolve().parent
+    return task
+
+
+def refuse_comment_cuts(text: str, source: str) -> None:
+    """TaskError when an unquoted text value is followed by ` #` on its line: YAML read the rest as a
+    comment, so the value (a command, a title, a typed text) was silently cut short there."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return  # reported by the loader
+    stack = [root] if root is not None else []
+    cuts: list[tuple[int, str, str]] = []
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # an alias: the same node again
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(value for _, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.ScalarNode) and node.style is None and node.tag == "tag:yaml.org,2002:str":
+            end = node.end_mark.index
+            newline = text.find("\n", end)  # not `in text[end:]`: a slice per scalar is quadratic
+            rest = text[end : newline if newline != -1 else len(text)]
+            if re.match(r"[ \t]+#", rest):
+                cuts.append((node.end_mark.line + 1, node.value, rest.strip()))
+    if cuts:
+        line, value, comment = min(cuts)
+        raise TaskError(
+            f"{source}: line {line}: the value {value!r} is followed by {comment[:80]!r}, which YAML reads as "
+            "a comment, so the value was cut at ' #'; put the whole value in quotes if the # belongs to it, "
+            f"or move the comment to its own line" + (f" ({len(cuts) - 1} more such lines)" if len(cuts) > 1 else "")
+        )
 
 
 def reference_problems(task: Task) -> list[str]:
@@ -252,15 +243,15 @@ def reference_problems(task: Task) -> list[str]:
     last: list[str] = []
     for index, text in enumerate(task.reference):
         try:
-            actions = parse(text).actions
+            actions = parse(text, "qwen").actions  # as --policy scripted reads it
             for action in actions:
                 to_screen(action, geometry)  # raises when a coordinate is off the grid
         except (ParseError, CoordinateError) as exc:
             problems.append(f"reference[{index}]: {exc}")
             continue
         last = [action.action for action in actions]
-    if task.reference and not problems and "terminate" not in last:
-        problems.append(f"reference[{len(task.reference) - 1}]: the last step must be a terminate action")
+    if task.reference and not problems and not {"terminate", "answer"} & set(last):
+        problems.append(f"reference[{len(task.reference) - 1}]: the last step must be a terminate or answer action")
     return problems
 
 
@@ -302,10 +293,17 @@ def validate_paths(paths: list[Path]) -> ValidationReport:
     return report
 
 
+UNCHECKABLE = "could not be checked (a bug in agent validate; please report it)"
+
+
 def _validate_one(path: Path) -> str | None:
     try:
         task = load_task(path)
     except TaskError as exc:
         return str(exc)
-    problems = reference_problems(task)
+    except Exception as exc:  # one file must never stop the others from being checked
+        return f"{path}: {UNCHECKABLE}: {type(exc).__name__}: {str(exc)[:200]}"
+    from agent.task_files import fixture_problems
+
+    problems = reference_problems(task) + fixture_problems(task.sandbox)
     return f"{path}: " + "; ".join(problems) if problems else None

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.trace_damage import checked_geometry, clip, is_file, screenshot_file, writer_identity, writer_state
+
 Status = Literal["success", "failure", "max_steps", "aborted", "error"]
 
 
@@ -52,15 +54,20 @@ class RunMeta(_Record):
 
     run_id: str = Field(description="Folder name of the run.")
     task_id: str = Field(description="The task's id.")
-    task_file: str | None = Field(None, description="Path of the task YAML the run was started from.")
+    task_file: str | None = Field(None, description="Resolved path of the task YAML the run was started from.")
+    task_sha256: str | None = Field(None, description="SHA-256 of the task file's bytes, to tell edited tasks apart.")
     instruction: str = Field(description="The instruction given to the policy.")
     policy: str = Field(description="Policy name: local, scripted, replay, …")
     model: str | None = Field(None, description="Checkpoint id or folder for model policies.")
+    policy_settings: dict[str, Any] = Field(default_factory=dict, description="Every setting that changes the policy's behaviour (never secrets).")
     geometry: GeometryRecord | None = Field(None, description="Screen geometry of the run.")
     live: bool = Field(False, description="True when the run drove the person's own display.")
     max_steps: int = Field(description="Step limit in force.")
     versions: dict[str, str] = Field(default_factory=dict, description="Package versions.")
     started_at: str = Field(description="ISO time the run started.")
+    writer_pid: int | None = Field(None, description="Process id of the writer, to tell a killed run from a running one.")
+    writer_host: str | None = Field(None, description="Host name of the writer (its pid means something only there).")
+    writer_started: int | None = Field(None, description="The writer process's start time (clock ticks since boot).")
 
 
 class StepError(_Record):
@@ -84,7 +91,12 @@ class StepRecord(_Record):
     executed: list[dict[str, Any]] = Field(default_factory=list, description="Executed actions, screen pixels.")
     error: StepError | None = Field(None, description="Parse/exec error, if any.")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="capture, model, execute, settle ms.")
-    counters: dict[str, float] = Field(default_factory=dict, description="Model counters (tokens, images, ms).")
+    counters: dict[str, int | float] = Field(
+        default_factory=dict, description="Model counters: ints for what they count (tokens, images), floats for ms."
+    )
+    output_format: str | None = Field(None, description="Parser the reply was read with (qwen | uitars | auto); absent: auto.")
+    coordinates: str | None = Field(None, description="Model coordinate space (grid1000 | grid999 | pixels); absent: grid1000.")
+    image_size: list[int] | None = Field(None, description="[w, h] of the resized screenshot the model saw (for pixels).")
 
 
 class CheckOutcome(_Record):
@@ -125,9 +137,12 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 class TraceWriter:
     """Appends a run to its folder; every finished step survives a SIGKILL."""
 
-    def __init__(self, runs_dir: Path, meta: RunMeta):
+    def __init__(self, runs_dir: Path, meta: RunMeta, reserved: bool = False):
+        """reserved: the (empty) run folder was already created for this run id."""
         self.dir = Path(runs_dir) / meta.run_id
-        self.dir.mkdir(parents=True, exist_ok=False)
+        self.dir.mkdir(parents=True, exist_ok=reserved)
+        if meta.writer_pid is None:
+            meta = meta.model_copy(update=writer_identity())
         write_json_atomic(self.dir / "meta.json", meta.model_dump(mode="json"))
         self._steps = open(self.dir / "steps.jsonl", "a", encoding="utf-8")
         self.count = 0
@@ -160,8 +175,14 @@ class LoadedRun(BaseModel):
 
     @property
     def status(self) -> str:
-        """Final status, or 'running/crashed' while result.json is absent."""
+        """Final status, or 'incomplete' while result.json is absent."""
         return self.result.status if self.result else "incomplete"
+
+    @property
+    def writer(self) -> str:
+        """Without result.json: 'alive' (still running), 'gone' (killed) or 'unknown' (another host,
+        an old trace); 'done' once the result is there."""
+        return "done" if self.result else writer_state(self.meta)
 
 
 def _read_model(path: Path, cls: type[_Record], problems: list[str]) -> Any:
@@ -169,9 +190,9 @@ def _read_model(path: Path, cls: type[_Record], problems: list[str]) -> Any:
         problems.append(f"{path.name} is missing")
         return None
     try:
-        record = cls.model_validate_json(path.read_text(encoding="utf-8"))
+        record = cls.model_validate_json(path.read_bytes())
     except (ValidationError, ValueError, OSError) as exc:
-        problems.append(f"{path.name} is unreadable: {str(exc).splitlines()[0]}")
+        problems.append(f"{path.name} is unreadable: {clip(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}")
         return None
     if record.unknown_fields():
         problems.append(f"{path.name} has unknown fields: {', '.join(record.unknown_fields())}")
@@ -184,7 +205,15 @@ def read_steps(path: Path, problems: list[str]) -> list[StepRecord]:
     if not path.exists():
         problems.append("steps.jsonl is missing")
         return steps
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    try:
+        # Split on "\n" only: the writer keeps non-ASCII as is, and str.splitlines() would also cut
+        # at U+2028, U+0085 or \x1c inside a model output, breaking a whole record.
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+    except OSError as exc:  # a folder, no permission, an I/O error
+        problems.append(f"steps.jsonl is unreadable: {exc.strerror or exc}")
+        return steps
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -192,21 +221,30 @@ def read_steps(path: Path, problems: list[str]) -> list[StepRecord]:
             record = StepRecord.model_validate_json(line)
         except (ValidationError, ValueError) as exc:
             where = "last line (truncated?)" if number == len(lines) else f"line {number}"
-            problems.append(f"steps.jsonl {where} is unreadable: {str(exc).splitlines()[0]}")
+            problems.append(f"steps.jsonl {where} is unreadable: {clip(str(exc).splitlines()[0])}")
             continue
-        if record.unknown_fields():
-            problems.append(f"step {record.step} has unknown fields: {', '.join(record.unknown_fields())}")
-        if record.screenshot and not (path.parent / record.screenshot).exists():
-            problems.append(f"step {record.step}: screenshot {record.screenshot} is missing")
+        problems.extend(step_problems(record, path.parent))
         steps.append(record)
     return steps
+
+
+def step_problems(record: StepRecord, run_dir: Path) -> list[str]:
+    """What is wrong with one readable step: unknown fields, a screenshot missing or outside the run."""
+    problems = []
+    if record.unknown_fields():
+        problems.append(f"step {record.step} has unknown fields: {clip(', '.join(record.unknown_fields()))}")
+    if record.screenshot and screenshot_file(run_dir, record.screenshot) is None:
+        problems.append(f"step {record.step}: screenshot {clip(record.screenshot)!r} is outside the run folder; not shown")
+    elif record.screenshot and not is_file(run_dir / record.screenshot):
+        problems.append(f"step {record.step}: screenshot {clip(record.screenshot)} is missing")
+    return problems
 
 
 def read_run(run_dir: Path) -> LoadedRun:
     """Load whatever a run folder holds; never raises for damaged content."""
     run_dir = Path(run_dir)
     problems: list[str] = []
-    meta = _read_model(run_dir / "meta.json", RunMeta, problems)
+    meta = checked_geometry(_read_model(run_dir / "meta.json", RunMeta, problems), problems)
     steps = read_steps(run_dir / "steps.jsonl", problems)
     result = None
     if (run_dir / "result.json").exists():

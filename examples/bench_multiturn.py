@@ -116,7 +116,7 @@ def run(args) -> dict:
     from transformers import Qwen3VLForConditionalGeneration
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    from model.generate import GenerationConfig
+    from model.generation_config import GenerationConfig
     from model.history import HistoryPolicy
     from model.loader import from_pretrained
     from model.session import Session
@@ -150,7 +150,7 @@ def run(args) -> dict:
             mine.append(sample)
             references.append(reference_turn(hf_model, image_processor, prompt,
                                              present_screenshots(session, screenshots), args.new_tokens, pixels,
-                                             vision_token_ids(ours)))
+                                             vision_token_ids(ours.tokenizer)))
         rows.append(turn_row(turn, prompt, mine, references))
         print_row(rows[-1], first=turn == 1, flush=True)
     return summarise(args, rows)

@@ -1,6 +1,7 @@
 """Attention kernels, chosen once per loaded model.
 
-Two backends:
+Backends (the last two force one way of attending a chunk after a cached prefix, on any device that
+has it, so tests cover every path on CPU):
 - "sdpa": torch.nn.functional.scaled_dot_product_attention, everywhere (CPU and CUDA). Vision attention
   runs one SDPA call per image, never a dense block-diagonal mask over all images. The decoder never
   copies the cache for GQA (query heads are folded or SDPA's enable_gqa is used), and a decode step needs
@@ -8,13 +9,15 @@ Two backends:
   chunk, merged by log-sum-exp) and a bottom-right causal mask elsewhere.
 - "flash": flash-attn 2 on CUDA in fp16/bf16 when the package imports. Vision uses the varlen kernel
   with cu_seqlens; the decoder uses flash_attn_with_kvcache on our cache storage.
+- "sdpa_mask": "sdpa" with the bottom-right causal mask after a prefix (what CUDA without flash-attn runs).
+- "lse_split": "sdpa" with the log-sum-exp split after a prefix (CPU only: its kernel is a CPU op).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-BACKENDS = ("sdpa", "flash")
+BACKENDS = ("sdpa", "flash", "sdpa_mask", "lse_split")
 
 # The CPU flash-attention kernel behind SDPA, called directly because it also returns the log-sum-exp
 # that split attention needs to merge its parts; it takes (q, k, v, dropout_p, is_causal) and returns
@@ -41,6 +44,8 @@ def choose_backend(device: torch.device, dtype: torch.dtype, requested: str = "a
         raise ValueError(f"attention backend {requested!r}: expected one of auto, {', '.join(BACKENDS)}")
     if requested == "flash" and not flash_ok:
         raise ValueError("attention backend 'flash' needs CUDA, float16/bfloat16 and the flash-attn package")
+    if requested == "lse_split" and (device.type != "cpu" or _CPU_FLASH_WITH_LSE is None):
+        raise ValueError("attention backend 'lse_split' needs a CPU device and torch's CPU flash-attention kernel")
     return requested
 
 
@@ -48,7 +53,7 @@ class Attention:
     """The two attention shapes the model needs, bound to one backend."""
 
     def __init__(self, backend: str = "sdpa"):
-        """Bind to `backend` ("sdpa" or "flash")."""
+        """Bind to `backend` (one of BACKENDS)."""
         if backend not in BACKENDS:
             raise ValueError(f"unknown attention backend {backend!r}")
         self.backend = backend
@@ -80,7 +85,7 @@ class Attention:
             out = F.scaled_dot_product_attention(_heads_first(q), keys, values, is_causal=True,
                                                  enable_gqa=q.shape[1] != keys.shape[1])
             return out[0].transpose(0, 1)
-        if q.is_cpu and _CPU_FLASH_WITH_LSE is not None:
+        if self.backend == "lse_split" or (self.backend == "sdpa" and q.is_cpu and _CPU_FLASH_WITH_LSE is not None):
             return _chunk_after_prefix(q, keys, values, past)
         return _masked_chunk_after_prefix(q, keys, values, past)
 

@@ -4,7 +4,8 @@ Messages are OpenAI/transformers style: {"role": "user", "content": [{"type": "i
 {"type": "text", "text": "..."}]}. The template writes one <|image_pad|> per image; after
 tokenizing, each is widened to that image's token count (grid t*h*w / merge**2), which is what
 transformers' Qwen3VLProcessor produces. Widening ids instead of text avoids tokenizing thousands
-of pad strings for a screenshot.
+of pad strings for a screenshot. A video part ({"type": "video"}) renders one <|video_pad|>, which
+becomes, per frame group, "<t seconds>" <|vision_start|> pads <|vision_end|> (model.video).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import dataclasses
 import json
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 if TYPE_CHECKING:
     from model.tokenizer import Tokenizer
+    from model.video import PreparedVideo
 
 # Names a message's reasoning may come under; transformers copies it to the first two.
 REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
@@ -33,24 +35,68 @@ def render_chat(template: str, messages: Sequence[Mapping[str, Any]], tools: Seq
             if not isinstance(tool, Mapping):
                 raise TypeError(f"tools[{index}] must be a JSON schema dict, got {type(tool).__name__}")
     chat = [_with_reasoning_aliases(message, index) for index, message in enumerate(template_data(list(messages)))]
-    return compile_template(template).render(
-        messages=chat,
-        tools=template_data(list(tools) if tools is not None else None),
-        documents=None,
-        add_generation_prompt=add_generation_prompt,
-        **template_data(variables),
-    )
+    try:
+        return compile_template(template).render(
+            messages=chat,
+            tools=template_data(list(tools) if tools is not None else None),
+            documents=None,
+            add_generation_prompt=add_generation_prompt,
+            **template_data(variables),
+        )
+    except Exception as error:  # untrusted template code: a syntax error, raise_exception, a bad filter call ...
+        from model.errors import ChatTemplateError
+
+        line = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
+        raise ChatTemplateError(f"the checkpoint's chat template failed{line}: "
+                                f"{type(error).__name__}: {str(error)[:300]}") from error
 
 
 def encode_chat(tokenizer: "Tokenizer", messages: Sequence[Mapping[str, Any]], image_token_counts: Sequence[int] = (),
                 tools: Sequence[Mapping[str, Any]] | None = None, add_generation_prompt: bool = True,
-                **variables: Any) -> list[int]:
-    """Prompt ids for `messages`, with the i-th <|image_pad|> widened to image_token_counts[i] ids."""
+                videos: Sequence["PreparedVideo"] = (), **variables: Any) -> list[int]:
+    """Prompt ids for `messages`, with the i-th <|image_pad|> widened to image_token_counts[i] ids and
+    the i-th <|video_pad|> replaced by video_placeholder_ids(videos[i])."""
     from model.tokenizer import require_chat_template
 
     text = render_chat(require_chat_template(tokenizer), messages, tools, add_generation_prompt,
                        **{**tokenizer.template_variables(), **variables})
-    return expand_image_pads(tokenizer.encode(text), tokenizer.special.image_pad, image_token_counts)
+    ids = expand_image_pads(tokenizer.encode(text), tokenizer.special.image_pad, image_token_counts)
+    special = tokenizer.special
+    placeholders = [video_placeholder_ids(tokenizer.encode, video.timestamps, video.tokens_per_group,
+                                          special.video_pad, special.vision_start, special.vision_end)
+                    for video in videos]
+    return expand_video_pads(ids, special.video_pad, placeholders)
+
+
+def video_placeholder_ids(encode: Callable[[str], list[int]], timestamps: Sequence[float], tokens_per_group: int,
+                          pad: int, vision_start: int, vision_end: int) -> list[int]:
+    """What one <|video_pad|> of the template becomes: per frame group its timestamp text ("<3.5
+    seconds>"), then <|vision_start|>, the group's pad tokens and <|vision_end|> (Qwen3VLProcessor's
+    expansion; the text sits between special tokens, so encoding it alone gives the in-context ids)."""
+    from model.video import timestamp_text
+
+    ids: list[int] = []
+    for seconds in timestamps:
+        ids.extend(encode(timestamp_text(seconds)))
+        ids.append(vision_start)
+        ids.extend([pad] * tokens_per_group)
+        ids.append(vision_end)
+    return ids
+
+
+def expand_video_pads(ids: Sequence[int], video_pad_id: int, placeholders: Sequence[Sequence[int]]) -> list[int]:
+    """Replace the i-th `video_pad_id` in `ids` by placeholders[i]."""
+    positions = [i for i, token in enumerate(ids) if token == video_pad_id]
+    if len(positions) != len(placeholders):
+        raise ValueError(f"the prompt has {len(positions)} video placeholders but {len(placeholders)} videos were given")
+    out: list[int] = []
+    start = 0
+    for position, placeholder in zip(positions, placeholders):
+        out.extend(ids[start:position])
+        out.extend(placeholder)
+        start = position + 1
+    out.extend(ids[start:])
+    return out
 
 
 def expand_image_pads(ids: Sequence[int], image_pad_id: int, counts: Sequence[int]) -> list[int]:

@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model.errors import LoadError
 
-class ConfigError(ValueError):
+
+MOE_MODEL_TYPE = "qwen3_vl_moe"  # config.json model_type of the Mixture-of-Experts checkpoints
+
+
+class ConfigError(LoadError):
     """config.json is missing, malformed, or not a Qwen3-VL configuration."""
 
 
@@ -62,6 +67,18 @@ class TextConfig:
     attention_bias: bool = False
     hidden_act: str = "silu"
     max_position_embeddings: int = 262144
+    # Mixture of experts (Qwen3-VL-MoE); num_experts 0 means every layer has the dense SwiGLU MLP.
+    num_experts: int = 0
+    num_experts_per_tok: int = 0
+    moe_intermediate_size: int = 0
+    decoder_sparse_step: int = 1
+    mlp_only_layers: tuple[int, ...] = ()
+    norm_topk_prob: bool = True
+
+    def is_sparse_layer(self, index: int) -> bool:
+        """Whether decoder layer `index` has the sparse expert block instead of the dense MLP."""
+        return (self.num_experts > 0 and index not in self.mlp_only_layers
+                and (index + 1) % self.decoder_sparse_step == 0)
 
 
 @dataclass(frozen=True)
@@ -85,9 +102,16 @@ def load_config(folder: str | Path) -> Qwen3VLConfig:
         raise ConfigError(f"{path}: not found (a Qwen3-VL checkpoint folder needs config.json)")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: invalid JSON ({error})") from error
-    return parse_config(raw, source=str(path))
+    check_field_types(raw, str(path))
+    try:
+        config = parse_config(raw, source=str(path))
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as error:  # a shape the checks missed
+        raise ConfigError(f"{path}: unusable value ({type(error).__name__}: {error})") from error
+    return check_config_values(config)
 
 
 def parse_config(raw: dict[str, Any], source: str = "<dict>") -> Qwen3VLConfig:
@@ -98,7 +122,7 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>") -> Qwen3VLConfig:
     text_raw, vision_raw = raw["text_config"], raw["vision_config"]
     tie = raw.get("tie_word_embeddings", text_raw.get("tie_word_embeddings", False))
     return Qwen3VLConfig(
-        text=_parse_text(text_raw, source),
+        text=_parse_text(text_raw, source, sparse=is_moe_config(raw)),
         vision=_parse_vision(vision_raw, source),
         image_token_id=int(raw.get("image_token_id", 151655)),
         video_token_id=int(raw.get("video_token_id", 151656)),
@@ -107,6 +131,12 @@ def parse_config(raw: dict[str, Any], source: str = "<dict>") -> Qwen3VLConfig:
         tie_word_embeddings=bool(tie),
         source=source,
     )
+
+
+def is_moe_config(raw: dict[str, Any]) -> bool:
+    """Whether a config.json dict describes Qwen3-VL-MoE (30B-A3B, 235B-A22B), by its model_type."""
+    text_type = raw.get("text_config", {}).get("model_type")
+    return raw.get("model_type") == MOE_MODEL_TYPE or text_type == f"{MOE_MODEL_TYPE}_text"
 
 
 def _require(raw: dict, key: str, where: str) -> Any:
@@ -128,7 +158,7 @@ def _rope_fields(text_raw: dict, where: str) -> tuple[float, tuple[int, int, int
     return float(theta), tuple(int(s) for s in section)
 
 
-def _parse_text(raw: dict, source: str) -> TextConfig:
+def _parse_text(raw: dict, source: str, sparse: bool = False) -> TextConfig:
     where = f"{source} text_config"
     heads = int(_require(raw, "num_attention_heads", where))
     hidden = int(_require(raw, "hidden_size", where))
@@ -147,7 +177,30 @@ def _parse_text(raw: dict, source: str) -> TextConfig:
         attention_bias=bool(raw.get("attention_bias", False)),
         hidden_act=str(raw.get("hidden_act", "silu")),
         max_position_embeddings=int(raw.get("max_position_embeddings", 262144)),
+        **(_moe_fields(raw, where) if sparse else {}),
     )
+
+
+def _moe_fields(raw: dict, where: str) -> dict[str, Any]:
+    """The expert settings of a Qwen3-VL-MoE text_config (`num_experts`, or `num_local_experts` as
+    transformers 5.x writes it)."""
+    experts = raw.get("num_experts", raw.get("num_local_experts"))
+    if experts is None:
+        raise ConfigError(f"{where}: field 'num_experts' is missing (model_type {MOE_MODEL_TYPE!r})")
+    fields = {
+        "num_experts": int(experts),
+        "num_experts_per_tok": int(_require(raw, "num_experts_per_tok", where)),
+        "moe_intermediate_size": int(_require(raw, "moe_intermediate_size", where)),
+        "decoder_sparse_step": int(raw.get("decoder_sparse_step", 1)),
+        "mlp_only_layers": tuple(int(i) for i in raw.get("mlp_only_layers") or ()),
+        "norm_topk_prob": bool(raw.get("norm_topk_prob", True)),
+    }
+    if fields["decoder_sparse_step"] < 1:
+        raise ConfigError(f"{where}: decoder_sparse_step must be >= 1, got {fields['decoder_sparse_step']}")
+    if not 0 < fields["num_experts_per_tok"] <= fields["num_experts"]:
+        raise ConfigError(f"{where}: num_experts_per_tok must be between 1 and num_experts "
+                          f"({fields['num_experts']}), got {fields['num_experts_per_tok']}")
+    return fields
 
 
 def _parse_vision(raw: dict, source: str) -> VisionConfig:
@@ -168,3 +221,78 @@ def _parse_vision(raw: dict, source: str) -> VisionConfig:
         hidden_act=str(raw.get("hidden_act", "gelu_pytorch_tanh")),
         rope_theta=float(rope.get("rope_theta", 10000.0)),
     )
+
+
+# ----------------------------------------------------------------------------- checks of user files
+# Numeric fields we read, by section ("" is the top level): a wrong type is named before parsing.
+INT_FIELDS = {
+    "": ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"),
+    "text_config": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                    "num_key_value_heads", "head_dim", "max_position_embeddings"),
+    "vision_config": ("depth", "hidden_size", "intermediate_size", "num_heads", "out_hidden_size", "in_channels",
+                      "patch_size", "temporal_patch_size", "spatial_merge_size", "num_position_embeddings"),
+}
+FLOAT_FIELDS = {"text_config": ("rms_norm_eps", "rope_theta")}
+
+
+def check_field_types(raw: Any, source: str) -> None:
+    """ConfigError naming the first field whose JSON type cannot be what config.json means by it."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a JSON object, got {type(raw).__name__}")
+    for section, names in INT_FIELDS.items():
+        values = raw if not section else raw.get(section)
+        if section and values is not None and not isinstance(values, dict):
+            raise ConfigError(f"{source}: field '{section}' must be an object, got {type(values).__name__}")
+        for name in names:
+            value = (values or {}).get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{source}: field '{_path(section, name)}' must be an integer, got {value!r:.80}")
+    for section, names in FLOAT_FIELDS.items():
+        for name in names:
+            value = (raw.get(section) or {}).get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ConfigError(f"{source}: field '{_path(section, name)}' must be a number, got {value!r:.80}")
+    text = raw.get("text_config") or {}
+    for key in ("rope_parameters", "rope_scaling"):
+        if text.get(key) is not None and not isinstance(text[key], dict):
+            raise ConfigError(f"{source}: field 'text_config.{key}' must be an object, got {type(text[key]).__name__}")
+    vision = raw.get("vision_config") or {}
+    indexes = vision.get("deepstack_visual_indexes", [])
+    if not isinstance(indexes, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in indexes):
+        raise ConfigError(f"{source}: field 'vision_config.deepstack_visual_indexes' must be a list of integers, "
+                          f"got {indexes!r:.80}")
+
+
+def check_config_values(config: Qwen3VLConfig) -> Qwen3VLConfig:
+    """The config itself, or a ConfigError naming the first size, head count or id that cannot work."""
+    text, vision, source = config.text, config.vision, config.source
+    positive = [("text_config", text, ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                                       "num_attention_heads", "num_key_value_heads", "head_dim")),
+                ("vision_config", vision, ("depth", "hidden_size", "intermediate_size", "num_heads",
+                                           "out_hidden_size", "in_channels", "patch_size", "temporal_patch_size",
+                                           "spatial_merge_size", "num_position_embeddings"))]
+    for section, values, names in positive:
+        for name in names:
+            if getattr(values, name) < 1:
+                raise ConfigError(f"{source}: field '{section}.{name}' must be at least 1, got {getattr(values, name)}")
+    if text.num_attention_heads % text.num_key_value_heads:
+        raise ConfigError(f"{source}: text_config.num_attention_heads ({text.num_attention_heads}) must be a multiple "
+                          f"of num_key_value_heads ({text.num_key_value_heads})")
+    if vision.hidden_size % vision.num_heads:
+        raise ConfigError(f"{source}: vision_config.hidden_size ({vision.hidden_size}) must be a multiple of "
+                          f"num_heads ({vision.num_heads})")
+    if text.rms_norm_eps <= 0 or text.rope_theta <= 0 or vision.rope_theta <= 0:
+        raise ConfigError(f"{source}: rms_norm_eps and rope_theta must be positive")
+    bad = [i for i in vision.deepstack_visual_indexes if not 0 <= i < vision.depth]
+    if bad:
+        raise ConfigError(f"{source}: vision_config.deepstack_visual_indexes {bad} lie outside the "
+                          f"{vision.depth} vision blocks")
+    for name in ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id"):
+        if not 0 <= getattr(config, name) < text.vocab_size:
+            raise ConfigError(f"{source}: field '{name}' ({getattr(config, name)}) is not an id of the "
+                              f"{text.vocab_size}-token vocabulary")
+    return config
+
+
+def _path(section: str, name: str) -> str:
+    return f"{section}.{name}" if section else name

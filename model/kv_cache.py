@@ -1,18 +1,19 @@
 """The decoder's key/value cache for one sequence (batch size 1).
 
 Per layer, keys and values live in [1, n_kv_heads, capacity, head_dim] tensors that grow by whole
-chunks, so a decode step writes in place instead of concatenating. Next to the tensors the cache keeps
-`cursor`: the rotary position the next token gets. With images the cursor is not the token count (an
-image of merged grid h' x w' takes h'*w' tokens but advances positions by max(h', w')), so it travels
-with the cached prefix rather than living on the model.
+chunks, so a decode step writes in place instead of concatenating. The rotary position of the next
+token is not kept here: with images it is not the token count, and its one owner is the session's
+CacheLedger (model/prefix.py), which records it after every cached token.
 """
 from __future__ import annotations
 
 import torch
 
+GROWTH_DIVISOR = 4  # a full cache grows by at least capacity / 4 (25% spare at most)
+
 
 class KVCache:
-    """Growable per-layer key/value storage plus the next rotary position."""
+    """Growable per-layer key/value storage."""
 
     def __init__(self, num_layers: int, num_kv_heads: int, head_dim: int, *, dtype: torch.dtype,
                  device: torch.device | str = "cpu", chunk: int = 256):
@@ -22,7 +23,6 @@ class KVCache:
         self.keys: list[torch.Tensor] = [self._empty(0) for _ in range(num_layers)]
         self.values: list[torch.Tensor] = [self._empty(0) for _ in range(num_layers)]
         self.length = 0  # positions 0..length-1 hold valid keys/values
-        self.cursor = 0  # rotary position of the next token
 
     @classmethod
     def for_model(cls, model, chunk: int = 256) -> "KVCache":
@@ -46,11 +46,15 @@ class KVCache:
         return torch.empty(shape, dtype=self.dtype, device=self.device)
 
     def reserve(self, extra: int) -> None:
-        """Make room for `extra` more positions, growing every layer by whole chunks."""
+        """Make room for `extra` more positions, growing every layer by whole chunks and by at least a
+        quarter of the current capacity: growing copies the whole cache, so a cache that grew by a fixed
+        step would copy O(length) bytes every `chunk` decode steps (quadratic over a long conversation);
+        growing geometrically keeps the copying per token constant."""
         needed = self.length + extra
         if needed <= self.capacity:
             return
-        capacity = -(-needed // self.chunk) * self.chunk
+        wanted = max(needed, self.capacity + self.capacity // GROWTH_DIVISOR)
+        capacity = -(-wanted // self.chunk) * self.chunk
         for layer in range(self.num_layers):
             for store in (self.keys, self.values):
                 grown = self._empty(capacity)
@@ -69,13 +73,8 @@ class KVCache:
         """Mark `count` freshly written positions as valid (called once per forward, after all layers)."""
         self.length += count
 
-    def truncate(self, length: int, cursor: int | None = None) -> None:
-        """Forget positions `length` and later; `cursor` becomes the given rotary position (the caller
-        knows it: it is the cursor recorded when the prefix of that length was cached)."""
+    def truncate(self, length: int) -> None:
+        """Forget positions `length` and later."""
         if not 0 <= length <= self.length:
             raise ValueError(f"cannot truncate a cache of length {self.length} to {length}")
         self.length = length
-        if cursor is not None:
-            self.cursor = cursor
-        elif length == 0:
-            self.cursor = 0

@@ -4,6 +4,9 @@ Text tokens advance all three axes together. The pad tokens of an image whose me
 (t, h', w') and that starts at cursor c get t = c + frame, h = c + row, w = c + col (row-major over the
 merged grid), and move the cursor to c + max(h', w'). The result depends only on the chunk and the
 cursor after the cached prefix, so callers keep the cursor with the cache.
+
+A video's frame groups are separate blocks of <|video_pad|> tokens (timestamp text between them), so
+each group is placed like an image of grid (1, h, w): callers pass one grid per pad run, in prompt order.
 """
 from __future__ import annotations
 
@@ -29,9 +32,12 @@ def _image_positions(grid: Sequence[int], merge_size: int, cursor: int) -> tuple
 
 
 def mrope_positions(input_ids: torch.Tensor, image_grids: Sequence[Sequence[int]], start: int,
-                    image_token_id: int, merge_size: int) -> tuple[torch.Tensor, int]:
-    """input_ids [T] whose image pad runs belong, in order, to `image_grids`; `start` is the cursor
-    after the cached prefix -> (positions LongTensor [3, T] on input_ids' device, next cursor)."""
+                    image_token_id: int, merge_size: int,
+                    video_token_id: int | None = None) -> tuple[torch.Tensor, int]:
+    """input_ids [T] whose pad runs (image pads, or video pads when video_token_id is given) belong, in
+    order, to `image_grids`; `start` is the cursor after the cached prefix -> (positions LongTensor
+    [3, T] on input_ids' device, next cursor)."""
+    pads = {image_token_id} if video_token_id is None else {image_token_id, video_token_id}
     ids = input_ids.tolist()
     if not image_grids:  # fast path: plain text (every decode step)
         positions = torch.arange(start, start + len(ids), device=input_ids.device)
@@ -40,9 +46,9 @@ def mrope_positions(input_ids: torch.Tensor, image_grids: Sequence[Sequence[int]
     grids = iter(image_grids)
     cursor, index = start, 0
     while index < len(ids):
-        if ids[index] != image_token_id:
+        if ids[index] not in pads:
             end = index
-            while end < len(ids) and ids[end] != image_token_id:
+            while end < len(ids) and ids[end] not in pads:
                 end += 1
             pieces.append(torch.arange(cursor, cursor + end - index).expand(3, -1))
             cursor += end - index
@@ -52,7 +58,7 @@ def mrope_positions(input_ids: torch.Tensor, image_grids: Sequence[Sequence[int]
         if grid is None:
             raise ValueError(f"image pad token at index {index} but only {len(image_grids)} image grid(s) given")
         count = image_token_count(grid, merge_size)
-        if ids[index:index + count] != [image_token_id] * count:
+        if ids[index:index + count] != [ids[index]] * count:
             raise ValueError(f"image at index {index} with grid {tuple(grid)} needs {count} pad tokens in a row")
         block, cursor = _image_positions(grid, merge_size, cursor)
         pieces.append(block)

@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # imported lazily at run time: the CLI must not pull torch or
 DEFAULT_MIN_PIXELS = 65_536  # Qwen3-VL checkpoints' preprocessor_config.json defaults
 DEFAULT_MAX_PIXELS = 16_777_216
 MAX_ASPECT_RATIO = 200
+# Largest input accepted (8192 x 8192: an 8K screen fits): resizing costs time and memory in the input
+# size, so a huge image is refused before any pixel is converted.
+MAX_INPUT_PIXELS = 8192 * 8192
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,9 @@ def preprocess(images: Sequence["Image.Image"], min_pixels: int = DEFAULT_MIN_PI
     for index, image in enumerate(images):
         if not isinstance(image, Image.Image):
             raise TypeError(f"image {index} must be a PIL.Image.Image, got {type(image).__name__}")
+        if image.width * image.height > MAX_INPUT_PIXELS:
+            raise ValueError(f"image {index} is {image.width}x{image.height} = {image.width * image.height:,} pixels, "
+                             f"more than the {MAX_INPUT_PIXELS:,} accepted; downscale it first")
         rgb = to_rgb(image)
         height, width = smart_resize(rgb.height, rgb.width, patch_size * merge_size, min_pixels, max_pixels)
         resized = rgb.resize((width, height), resample=Image.Resampling.BICUBIC)

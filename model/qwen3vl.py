@@ -47,9 +47,6 @@ class Qwen3VL(nn.Module):
         self.lm_head = nn.Linear(config.text.hidden_size, config.text.vocab_size, bias=False)
         if config.tie_word_embeddings:
             self.lm_head.weight = self.language_model.embed_tokens.weight
-        self.tokenizer = None  # attached by the loader
-        self.processor_config = None  # attached by the loader
-        self.generation_defaults = None  # attached by the loader
 
     @property
     def device(self) -> torch.device:
@@ -63,7 +60,7 @@ class Qwen3VL(nn.Module):
 
     @property
     def attention_backend(self) -> str:
-        """"sdpa" or "flash"."""
+        """One of model.attention.BACKENDS ("sdpa", "flash", or a forced "sdpa_mask" / "lse_split")."""
         return self.language_model.attention.backend
 
     def set_attention_backend(self, backend: str) -> None:
@@ -123,7 +120,12 @@ class Qwen3VL(nn.Module):
         return self.lm_head(hidden).float()
 
     def _check_image_span(self, input_ids: torch.Tensor, span: slice) -> None:
+        """A block of features goes on a run of <|image_pad|> tokens or of <|video_pad|> tokens (one
+        frame group of a video: groups are placed like images)."""
         pads = input_ids[span]
-        if span.stop > input_ids.shape[0] or not bool((pads == self.config.image_token_id).all()):
+        config = self.config
+        if span.stop > input_ids.shape[0] or not (bool((pads == config.image_token_id).all())
+                                                 or bool((pads == config.video_token_id).all())):
             raise ValueError(f"image features for tokens {span.start}..{span.stop - 1} do not line up with "
-                             f"<|image_pad|> (id {self.config.image_token_id}) tokens in input_ids")
+                             f"<|image_pad|> (id {config.image_token_id}) or <|video_pad|> "
+                             f"(id {config.video_token_id}) tokens in input_ids")

@@ -69,6 +69,20 @@ class VisionRotary:
         return angles.cos(), angles.sin()
 
 
+def rotary_heads_first(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """apply_rotary computed in float32 and rounded once to `dtype`, written straight into heads-first
+    storage [H, T, D]: x [T, H, D] -> an [T, H, D] view of it, whose per-head slices attention kernels
+    read without another copy (no cat, no cast, no transpose buffers)."""
+    x32 = x.float()  # a view when x already is float32
+    out = torch.empty((x.shape[1], x.shape[0], x.shape[2]), dtype=dtype, device=x.device).transpose(0, 1)
+    first, second = x32.chunk(2, dim=-1)
+    low, high = out.chunk(2, dim=-1)
+    cos, sin = cos[:, None, :], sin[:, None, :]
+    torch.sub(first * cos, second * sin, out=low)
+    torch.add(second * cos, first * sin, out=high)
+    return out
+
+
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate x [T, H, D] by per-token angles, cos/sin [T, D/2]: the first and second halves of each
     head are the two coordinates of D/2 planes ("rotate half" layout). Same arithmetic as

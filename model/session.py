@@ -7,7 +7,7 @@ only the rest runs through the decoder. Screenshots are preprocessed once when a
 while they stay in the encoder cache. The MRoPE cursor after every cached token is kept in a ledger,
 so cutting the cache anywhere restores the right rotary position.
 
-    session = Session(model, system="You are a helpful assistant.", tools=[tool_schema])
+    session = Session(loaded, system="You are a helpful assistant.", tools=[tool_schema])  # loaded = from_pretrained(...)
     session.add_user("Open the settings.", images=[screenshot])
     reply = session.generate(GenerationConfig(max_new_tokens=64))   # reply.text, reply.counters
 """
@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-from model.conversation import AssistantTurn, Conversation, ImageEntry, RenderedPrompt, UserTurn
+from model.conversation import (AssistantTurn, Conversation, ImageEntry, RenderedPrompt, UserTurn, VideoEntry,
+                                VideoTokens)
 from model.counters import TurnCounters
 from model.encoder_cache import EncoderCache, image_digest
 from model.history import HistoryPolicy, drop_oldest
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from model.generate import GenerationConfig, OnToken
+    from model.loaded import LoadedModel
+    from model.video import Clip, PreparedVideo
 
 
 class KVBudgetError(RuntimeError):
@@ -63,9 +66,9 @@ class Prefill:
 
 
 class Session:
-    """One conversation with a loaded Qwen3VL, reusing its KV cache from turn to turn."""
+    """One conversation with a loaded Qwen3-VL, reusing its KV cache from turn to turn."""
 
-    def __init__(self, model, *, system: str | None = None, tools: Sequence[dict] = (),
+    def __init__(self, loaded: "LoadedModel", *, system: str | None = None, tools: Sequence[dict] = (),
                  history: HistoryPolicy = HistoryPolicy(keep_images=None),
                  min_pixels: int | None = None, max_pixels: int | None = None,
                  encoder_cache_bytes: int = 1 << 30, max_kv_tokens: int | None = None,
@@ -75,23 +78,29 @@ class Session:
 
         if on_budget not in ("drop", "error"):
             raise ValueError(f"on_budget must be 'drop' or 'error', got {on_budget!r}")
-        self.model = model
+        self.loaded = loaded
+        self.model = loaded.model  # the Qwen3VL module
+        self.tokenizer = loaded.tokenizer
         self.history = history
         self.min_pixels, self.max_pixels = min_pixels, max_pixels
         self.on_budget = on_budget
         self.prefill_chunk = prefill_chunk
         self.conversation = Conversation(system=system, tools=list(tools), marker=history.marker)
         self.encoder_cache = EncoderCache(encoder_cache_bytes)
-        self.cache = KVCache.for_model(model)
-        self.ledger = CacheLedger()
-        self.max_kv_tokens = _token_limit(model, max_kv_tokens, max_kv_bytes)
+        self.cache = KVCache.for_model(self.model)
+        self.ledger = CacheLedger()  # the one owner of the MRoPE cursor after each cached token
+        self.max_kv_tokens = _token_limit(self.model, max_kv_tokens, max_kv_bytes)
         self._dropped_this_turn = 0
 
     # ----------------------------------------------------------------------------- conversation
 
-    def add_user(self, text: str = "", images: Sequence["Image"] = (), text_first: bool = False) -> None:
-        """Append a user turn: the images (preprocessed now, once) and the text, images first by default."""
+    def add_user(self, text: str = "", images: Sequence["Image"] = (), text_first: bool = False,
+                 videos: Sequence["Clip | PreparedVideo"] = ()) -> None:
+        """Append a user turn: the images, then the videos (each preprocessed now, once), and the text,
+        media first by default. A video is a model.video.Clip (sampled with the checkpoint's video
+        settings) or a PreparedVideo."""
         parts: list = [self._prepare_image(image) for image in images]
+        parts += [self._prepare_video(video) for video in videos]
         if text:
             parts.insert(0 if text_first else len(parts), text)
         if not parts:
@@ -103,18 +112,19 @@ class Session:
         ids = list(token_ids)
         if ids and ids[-1] in self._stop_ids():
             ids = ids[:-1]
-        self.conversation.turns.append(AssistantTurn(ids, self.model.tokenizer.decode(ids)))
+        self.conversation.turns.append(AssistantTurn(ids, self.tokenizer.decode(ids)))
 
     def render(self) -> RenderedPrompt:
         """The prompt the next reply is generated from: the whole conversation plus the reply header."""
         from model.chat import render_chat
         from model.tokenizer import require_chat_template
 
-        tokenizer = self.model.tokenizer
+        tokenizer = self.tokenizer
         template, variables = require_chat_template(tokenizer), tokenizer.template_variables()
         return self.conversation.render(
             lambda messages, tools: render_chat(template, messages, tools or None, True, **variables),
             tokenizer.encode, self.model.config.image_token_id,
+            VideoTokens(tokenizer.special.video_pad, tokenizer.special.vision_start, tokenizer.special.vision_end),
         )
 
     def reset(self) -> None:
@@ -129,7 +139,7 @@ class Session:
         """Prefill what is new, decode a reply, keep it in the conversation as its generated ids."""
         from model.generate import GenerationConfig, OnToken
 
-        config = config or self.model.generation_defaults or GenerationConfig()
+        config = config or self.loaded.generation_defaults or GenerationConfig()
         state = self.prefill(reserve=config.max_new_tokens)
         return self.decode(state, config, on_token)
 
@@ -141,7 +151,7 @@ class Session:
         prompt = self._render_within_budget(reserve)
         keys = token_keys(prompt.input_ids, prompt.spans)
         reuse = reusable_prefix(self.ledger.keys, keys, prompt.spans)
-        self.cache.truncate(reuse, self.ledger.cursor_at(reuse))
+        self.cache.truncate(reuse)
         self.ledger.truncate(reuse)
         with _memory_errors_as_budget_errors(len(prompt.input_ids) + reserve):
             features = self._features_for(prompt, reuse, counters)
@@ -160,10 +170,10 @@ class Session:
         start = time.perf_counter()
         cursor = self.ledger.cursor_at(len(self.ledger))
         before = self.cache.length
-        guarded = NoVisionTokens(self.model)
+        guarded = NoVisionTokens(self.model, self.tokenizer)
         with _memory_errors_as_budget_errors(self.cache.length + config.max_new_tokens):
             result = decode_loop(guarded, self.cache, guarded.mask(state.logits[None]), cursor, config,
-                                 self.model.tokenizer, on_token)
+                                 self.tokenizer, on_token)
         _sync(self.model)
         fed = self.cache.length - before  # generated tokens written to the cache (not the last one)
         self.ledger.extend_text(result.token_ids[:fed], cursor)
@@ -178,11 +188,20 @@ class Session:
 
     def _prepare_image(self, image: "Image") -> ImageEntry:
         """Preprocess one screenshot to the session's pixel budget and fingerprint it."""
-        batch = self.model.processor_config.preprocess([image], min_pixels=self.min_pixels,
+        batch = self.loaded.processor_config.preprocess([image], min_pixels=self.min_pixels,
                                                        max_pixels=self.max_pixels)
         grid = tuple(int(v) for v in batch.grid_thw[0].tolist())
         return ImageEntry(batch.pixel_values, grid, image_digest(batch.pixel_values, grid),
                           batch.tokens_per_image()[0])
+
+    def _prepare_video(self, video: "Clip | PreparedVideo") -> VideoEntry:
+        """Preprocess one video with the checkpoint's video settings; its frame groups are then
+        encoded and cached like screenshots."""
+        from model.video import Clip, preprocess_video, video_config_for
+
+        if isinstance(video, Clip):
+            video = preprocess_video(video, video_config_for(self.loaded))
+        return VideoEntry.from_prepared(video)
 
     def _apply_history(self) -> None:
         """Replace the oldest screenshots by markers when the history policy says so."""
@@ -254,7 +273,8 @@ class Session:
             ids = torch.tensor(prompt.input_ids[lo:hi], dtype=torch.long)
             grids = [prompt.images[prompt.spans.index(span)].grid_thw for span in inside]
             positions, _ = mrope_positions(ids, grids, self.ledger.cursor_at(lo), self.model.config.image_token_id,
-                                           self.model.config.vision.spatial_merge_size)
+                                           self.model.config.vision.spatial_merge_size,
+                                           video_token_id=self.model.config.video_token_id)
             images = [(span.start - lo, features[span.digest]) for span in inside]
             with torch.inference_mode():
                 logits = self.model.forward(ids.to(self.model.device), positions.to(self.model.device),
@@ -262,11 +282,10 @@ class Session:
             self.ledger.extend(keys[lo:hi], positions)
         _sync(self.model)
         counters.prefill_ms = (time.perf_counter() - start) * 1e3
-        self.cache.cursor = self.ledger.cursor_at(len(self.ledger))
         return logits[-1].float()
 
     def _stop_ids(self) -> set[int]:
-        special = self.model.tokenizer.special
+        special = self.tokenizer.special
         return {special.im_end, special.endoftext}
 
 

@@ -1,4 +1,5 @@
-"""The Qwen3 text decoder: RMSNorm, GQA attention with q/k norms and MRoPE, SwiGLU MLP, DeepStack.
+"""The Qwen3 text decoder: RMSNorm, GQA attention with q/k norms and MRoPE, SwiGLU MLP (or the sparse
+expert block of MoE checkpoints, model/moe.py), DeepStack.
 
 Attribute names mirror the checkpoint keys under `model.language_model.`. Batch size is 1, so hidden
 states are [T, hidden] without a batch dimension. Shapes: T new tokens, E hidden, H query heads,
@@ -16,6 +17,7 @@ from model.attention import Attention
 from model.config import TextConfig
 from model.fused import FusedLinear
 from model.kv_cache import KVCache
+from model.moe import SparseMoeBlock
 from model.rope import TextRotary, apply_rotary
 
 
@@ -32,10 +34,9 @@ class RMSNorm(nn.Module):
         """Normalise over the last dimension; the result has x's dtype."""
         if x.dtype == torch.float32:  # one fused kernel, same arithmetic as below
             return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
-        # Half precision: normalise in float32, round to x's dtype, then scale (the reference's rounding).
-        x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x32.to(x.dtype)
+        # Half precision: the fused kernel normalises in float32 and rounds to x's dtype once; the scale is
+        # then applied in x's dtype: the reference's rounding points, bit for bit, without float32 copies.
+        return F.rms_norm(x, self.weight.shape, None, self.eps).mul_(self.weight)
 
 
 class TextAttention(nn.Module):
@@ -114,13 +115,13 @@ class TextMLP(nn.Module):
 class DecoderLayer(nn.Module):
     """Pre-RMSNorm attention and MLP blocks with residuals."""
 
-    def __init__(self, config: TextConfig):
-        """One decoder layer."""
+    def __init__(self, config: TextConfig, index: int = 0):
+        """Decoder layer `index`: its MLP is the sparse expert block where the config says so (MoE)."""
         super().__init__()
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.self_attn = TextAttention(config)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.mlp = TextMLP(config)
+        self.mlp = SparseMoeBlock(config) if config.is_sparse_layer(index) else TextMLP(config)
 
     def forward(self, x, cos, sin, cache, layer, attention, last_only: bool = False):
         """[T, E] -> [T, E], or [1, E] (the last token's) with `last_only`."""
@@ -139,7 +140,7 @@ class TextModel(nn.Module):
         # Weights come from the checkpoint: skip the random init (slow on the meta device).
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size,
                                          _weight=torch.empty(config.vocab_size, config.hidden_size))
-        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_hidden_layers))
+        self.layers = nn.ModuleList(DecoderLayer(config, index) for index in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary = TextRotary(config.head_dim, config.rope_theta, config.mrope_section, device=device)
         self.attention = Attention("sdpa")

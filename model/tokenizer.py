@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from model.errors import TokenizerError
+
 # Chat template sources, in the order transformers prefers them.
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json", "tokenizer_config.json")
 
@@ -57,11 +59,17 @@ class Tokenizer:
         folder = Path(folder)
         tokenizer_file = folder / "tokenizer.json"
         if not tokenizer_file.is_file():
-            raise FileNotFoundError(f"checkpoint folder {folder} has no tokenizer.json (needed for the tokenizer)")
-        backend = Backend.from_file(str(tokenizer_file))
+            raise TokenizerError(f"checkpoint folder {folder} has no tokenizer.json (needed for the tokenizer)")
+        try:
+            backend = Backend.from_file(str(tokenizer_file))
+        except Exception as error:  # the tokenizers library raises plain Exception for malformed files
+            raise TokenizerError(f"{tokenizer_file}: not a readable tokenizer.json ({_first_line(error)})") from error
         config = _read_json(folder / "tokenizer_config.json") if (folder / "tokenizer_config.json").is_file() else {}
         _add_missing_tokens(backend, config, folder / "tokenizer_config.json")
-        return cls(backend, load_chat_template(folder, config), config, folder)
+        template = load_chat_template(folder, config)
+        if template is not None:
+            _check_template(template, folder)
+        return cls(backend, template, config, folder)
 
     @property
     def vocab_size(self) -> int:
@@ -94,7 +102,8 @@ class Tokenizer:
         """Id of a control token the model needs; a clear error if the files lack it."""
         token_id = self.backend.token_to_id(text)
         if token_id is None:
-            raise ValueError(f"tokenizer in {self.folder} has no token {text!r} (tokenizer.json added_tokens)")
+            raise TokenizerError(f"{self.folder / 'tokenizer.json'} has no token {text!r} (added_tokens), "
+                                 "which Qwen3-VL needs")
         return token_id
 
 
@@ -102,7 +111,10 @@ def load_chat_template(folder: str | Path, tokenizer_config: dict[str, Any] | No
     """The chat template text: chat_template.jinja, else chat_template.json, else tokenizer_config.json."""
     folder = Path(folder)
     if (folder / "chat_template.jinja").is_file():
-        return (folder / "chat_template.jinja").read_text()
+        try:
+            return (folder / "chat_template.jinja").read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise TokenizerError(f"{folder / 'chat_template.jinja'}: not UTF-8 text ({error})") from error
     if (folder / "chat_template.json").is_file():
         data = _read_json(folder / "chat_template.json")
         return _pick_template(data.get("chat_template"), folder / "chat_template.json")
@@ -114,7 +126,7 @@ def load_chat_template(folder: str | Path, tokenizer_config: dict[str, Any] | No
 def require_chat_template(tokenizer: Tokenizer) -> str:
     """The tokenizer's chat template, or an error naming the folder and the files looked for."""
     if not tokenizer.chat_template:
-        raise FileNotFoundError(
+        raise TokenizerError(
             f"checkpoint folder {tokenizer.folder} has no chat template: looked for {', '.join(TEMPLATE_FILES)}"
             " (the last under the key 'chat_template')"
         )
@@ -129,18 +141,18 @@ def _pick_template(value: Any, source: Path) -> str | None:
         named = {entry.get("name"): entry.get("template") for entry in value if isinstance(entry, dict)}
         if "default" in named:
             return named["default"]
-        raise ValueError(f"{source}: 'chat_template' lists templates {sorted(named)} but none named 'default'")
-    raise ValueError(f"{source}: 'chat_template' must be a string or a list, got {type(value).__name__}")
+        raise TokenizerError(f"{source}: 'chat_template' lists templates {sorted(map(str, named))} but none named 'default'")
+    raise TokenizerError(f"{source}: 'chat_template' must be a string or a list, got {type(value).__name__}")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
     """Parse a JSON object file, naming the file on failure."""
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise TokenizerError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        raise TokenizerError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
 
 
@@ -155,7 +167,11 @@ def _add_missing_tokens(backend: Any, config: dict[str, Any], source: Path) -> N
     """Register added tokens listed only in tokenizer_config.json; their ids must come out as listed."""
     from tokenizers import AddedToken
 
-    for id_text, entry in sorted(config.get("added_tokens_decoder", {}).items(), key=lambda kv: int(kv[0])):
+    entries = config.get("added_tokens_decoder", {})
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) and isinstance(e.get("content"), str)
+                                                and str(k).isdigit() for k, e in entries.items()):
+        raise TokenizerError(f"{source}: 'added_tokens_decoder' must map token ids to {{\"content\": ...}} objects")
+    for id_text, entry in sorted(entries.items(), key=lambda kv: int(kv[0])):
         content, expected = entry["content"], int(id_text)
         existing = backend.token_to_id(content)
         if existing is None:
@@ -166,6 +182,28 @@ def _add_missing_tokens(backend: Any, config: dict[str, Any], source: Path) -> N
                 backend.add_tokens([token])
             existing = backend.token_to_id(content)
         if existing != expected:
-            raise ValueError(
+            raise TokenizerError(
                 f"{source}: token {content!r} is listed with id {expected} but tokenizer.json gives {existing}"
             )
+
+
+def _check_template(template: str, folder: Path) -> None:
+    """ChatTemplateError naming the template's file when its Jinja does not compile, or fails on a
+    conversation shaped like the agent's (system prompt with a tool, an image, an assistant reply)."""
+    from model.chat import render_chat
+    from model.errors import ChatTemplateError
+
+    tool = {"type": "function", "function": {"name": "check", "description": "d", "parameters": {"type": "object"}}}
+    sample = [{"role": "system", "content": "s"},
+              {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "u"}]},
+              {"role": "assistant", "content": "a"}, {"role": "user", "content": "u"}]
+    try:
+        render_chat(template, sample, [tool])
+    except ChatTemplateError as error:
+        source = next((name for name in TEMPLATE_FILES if (folder / name).is_file()), "chat template")
+        raise ChatTemplateError(f"{folder / source}: {error}") from error
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__

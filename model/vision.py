@@ -14,7 +14,7 @@ from torch import nn
 
 from model.attention import Attention
 from model.config import VisionConfig
-from model.rope import VisionRotary, apply_rotary
+from model.rope import VisionRotary, rotary_heads_first
 from model.vision_grid import block_order_rows_cols, interpolated_position_embeddings
 
 TABLE_CACHE_SIZE = 4  # distinct image grids whose tables are kept
@@ -61,8 +61,9 @@ class VisionAttention(nn.Module):
                 attention: Attention) -> torch.Tensor:
         """x [N, D], cos/sin [N, hd] float32, per-image lengths -> [N, D]."""
         qkv = self.qkv(x).view(x.shape[0], 3 * self.num_heads, -1)  # [N, 3H, hd]: q heads, k heads, v heads
-        # Rotary on q and k together, in float32 like the reference whatever the weights' dtype.
-        qk = apply_rotary(qkv[:, : 2 * self.num_heads].float(), cos, sin).to(x.dtype)
+        # Rotary on q and k together, in float32 like the reference whatever the weights' dtype, stored
+        # heads-first so attention reads each head without copying.
+        qk = rotary_heads_first(qkv[:, : 2 * self.num_heads], cos, sin, x.dtype)  # [N, 2H, hd] view
         q, k = qk.chunk(2, dim=1)
         out = attention.vision(q, k, qkv[:, 2 * self.num_heads:], lengths)  # [N, H, hd]
         return self.proj(out.reshape(x.shape[0], -1))

@@ -17,11 +17,12 @@ if TYPE_CHECKING:
 class NoVisionTokens:
     """The model as the decode loop sees it (device and forward), its logits without vision placeholders."""
 
-    def __init__(self, model):
+    def __init__(self, model, tokenizer):
+        """Wrap `model` (a Qwen3VL); `tokenizer` names the placeholder ids."""
         import torch
 
         self.model = model
-        self.banned = torch.tensor(vision_token_ids(model), device=model.device)
+        self.banned = torch.tensor(vision_token_ids(tokenizer), device=model.device)
 
     @property
     def device(self):
@@ -37,7 +38,7 @@ class NoVisionTokens:
         return self.mask(self.model(*args, **kwargs))
 
 
-def vision_token_ids(model) -> list[int]:
+def vision_token_ids(tokenizer) -> list[int]:
     """Ids that only the chat template may place: image/video pads and vision start/end markers."""
-    special = model.tokenizer.special
+    special = tokenizer.special
     return sorted({special.image_pad, special.video_pad, special.vision_start, special.vision_end})

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Sequence
+from typing import TYPE_CHECKING, Literal, Protocol, Sequence
 
 if TYPE_CHECKING:  # PIL and actions are only needed for type names here
     from PIL.Image import Image
@@ -27,12 +27,30 @@ class Turn:
     error: str | None = None  # parse/exec error message shown back to the model
 
 
+OutputFormat = Literal["qwen", "uitars", "auto"]
+Coordinates = Literal["grid1000", "grid999", "pixels"]
+
+
 @dataclass
 class Reply:
-    """The policy's answer for one step: raw model text plus optional counters."""
+    """The policy's answer for one step, and how to read it.
+
+    `output_format` picks the parser (actions.parse), `coordinates` the model space its numbers are in;
+    "pixels" means pixels of the resized screenshot the model saw, whose size `image_size` (w, h) gives.
+    `error` set means the model call failed (server down, timeout): the loop records a policy error
+    for the step and goes on.
+    """
 
     text: str
     counters: dict[str, float] = field(default_factory=dict)
+    output_format: OutputFormat = "auto"
+    coordinates: Coordinates = "grid1000"
+    image_size: tuple[int, int] | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.coordinates == "pixels" and self.image_size is None:
+            raise ValueError("Reply(coordinates='pixels') needs image_size, the (w, h) the model saw")
 
 
 class PolicyUnavailable(RuntimeError):

@@ -8,11 +8,17 @@ the history policy (keep the newest `history_images`, drop older ones in chunks)
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
-from agent.prompt import SYSTEM_PROMPT, computer_use_tool, first_step_text, next_step_text
+from agent.policies.registry import PolicySettings, register
+from agent.prompt import SYSTEM_PROMPT, conversation_tools, first_step_text, next_step_text
+from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:
+    from agent.tasks import Task
 
 ALTERNATIVES = (
     "Alternatives that need no model: `--policy scripted` (the task's reference solution), "
@@ -21,15 +27,23 @@ ALTERNATIVES = (
 
 
 def load_model(model: str, device: str, dtype: str):
-    """Load a checkpoint folder or hub id; any failure becomes PolicyUnavailable naming the alternatives."""
-    from model.loader import CheckpointError, from_pretrained
+    """Load a checkpoint folder or hub id (a model.loaded.LoadedModel); any failure becomes
+    PolicyUnavailable naming the alternatives."""
+    from model.device import resolve_device_dtype
+    from model.errors import DeviceError, LoadError
+    from model.loader import from_pretrained
+
+    try:
+        resolve_device_dtype(device, dtype)  # a wrong --device fails before anything slow, without alternatives
+    except DeviceError as error:
+        raise PolicyUnavailable(str(error)) from error
 
     looks_like_path = model.startswith((".", "/", "~")) or Path(model).expanduser().exists()
     if looks_like_path and not Path(model).expanduser().is_dir():
         raise PolicyUnavailable(f"--model {model}: no such checkpoint folder. {ALTERNATIVES}")
     try:
         return from_pretrained(model, dtype=dtype, device=device)
-    except (CheckpointError, FileNotFoundError, OSError) as error:
+    except (LoadError, OSError) as error:  # every loader error (config, weights, tokenizer, device) is a LoadError
         raise PolicyUnavailable(f"cannot load model {model!r}: {error}\n{ALTERNATIVES}") from error
 
 
@@ -38,15 +52,22 @@ class LocalPolicy:
 
     name = "local"
 
-    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", max_pixels: int = 1280 * 800,
-                 history_images: int = 3, max_new_tokens: int = 512, drop_chunk: int = 2,
-                 temperature: float = 0.0, max_kv_tokens: int | None = None, loaded=None):
-        """`loaded`: an already loaded Qwen3VL to use instead of loading `model` (tests, notebooks)."""
+    def __init__(self, model: str, device: str = "auto", dtype: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
+                 history_images: int = DEFAULT_HISTORY_IMAGES, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                 drop_chunk: int = DEFAULT_DROP_CHUNK, temperature: float = 0.0, max_kv_tokens: int | None = None,
+                 loaded=None, model_lock: threading.Lock | None = None):
+        """`loaded`: an already loaded model (model.loaded.LoadedModel) to use instead of loading `model`.
+
+        `model_lock`: held around every model call, so several policies can share one loaded model
+        (`agent bench --parallel N`): model calls take turns, desktops and settle waits overlap.
+        """
         if max_pixels < 1:
             raise ValueError(f"max_pixels must be positive, got {max_pixels}")
         if history_images < 1:
             raise ValueError(f"history_images must be >= 1, got {history_images}")
-        self.model_name = model
+        self.model_name, self.device, self.dtype = model, device, dtype
+        self.temperature, self.max_new_tokens = temperature, max_new_tokens
+        self.model_lock = model_lock or threading.Lock()
         self.model = loaded if loaded is not None else load_model(model, device, dtype)
         self.max_pixels, self.history_images, self.drop_chunk = max_pixels, history_images, drop_chunk
         self.max_kv_tokens = max_kv_tokens
@@ -68,7 +89,7 @@ class LocalPolicy:
         self.instruction = first_step_text(instruction)
         previous = self.session
         self.session = Session(
-            self.model, system=SYSTEM_PROMPT, tools=[computer_use_tool()],
+            self.model, system=SYSTEM_PROMPT, tools=conversation_tools(),
             history=HistoryPolicy(keep_images=self.history_images, drop_chunk=self.drop_chunk),
             max_pixels=self.max_pixels, min_pixels=min(self.max_pixels, _min_pixels(self.model)),
             max_kv_tokens=self.max_kv_tokens,
@@ -84,8 +105,17 @@ class LocalPolicy:
             self.session.add_user(self.instruction, images=[observation.image], text_first=True)
         else:
             self.session.add_user(next_step_text(history[-1].error), images=[observation.image])
-        reply = self.session.generate(self.generation)
-        return Reply(reply.text, counters=reply.counters.as_dict())
+        with self.model_lock:
+            reply = self.session.generate(self.generation)
+        # Qwen3-VL answers computer_use tool calls with coordinates on the 0–1000 grid (the system prompt's tool)
+        return Reply(reply.text, counters=reply.counters.as_dict(), output_format="qwen", coordinates="grid1000")
+
+    def describe(self) -> dict[str, Any]:
+        """Every setting that changes what this policy answers."""
+        return {"policy": self.name, "model": self.model_name, "device": self.device, "dtype": self.dtype,
+                "max_pixels": self.max_pixels, "history_images": self.history_images,
+                "drop_chunk": self.drop_chunk, "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature, "max_kv_tokens": self.max_kv_tokens}
 
     def close(self) -> None:
         """Drop the conversation and the weights."""
@@ -97,3 +127,27 @@ def _min_pixels(model) -> int:
     """The checkpoint's minimum pixel budget (smart_resize's lower bound)."""
     config = getattr(model, "processor_config", None)
     return config.min_pixels if config is not None else 65_536
+
+
+_SHARED: dict[tuple[str, str, str], tuple[Any, threading.Lock]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_model(model: str, device: str, dtype: str) -> tuple[Any, threading.Lock]:
+    """(loaded model, its call lock), loaded once per process and reused by every later task."""
+    key = (model, device, dtype)
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = (load_model(model, device, dtype), threading.Lock())
+        return _SHARED[key]
+
+
+def _build(settings: PolicySettings, task: "Task") -> LocalPolicy:
+    loaded, lock = shared_model(settings.model, settings.device, settings.dtype)
+    return LocalPolicy(settings.model, device=settings.device, dtype=settings.dtype,
+                       max_pixels=settings.max_pixels, history_images=settings.history_images,
+                       max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                       loaded=loaded, model_lock=lock)
+
+
+register("local", _build, "Qwen3-VL in this process (--model, --device, --dtype)")

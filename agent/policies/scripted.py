@@ -1,9 +1,13 @@
 """Scripted policy: plays back the task's reference solution, one model output per step."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from agent.policies.base import Observation, Reply, Turn
+from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
+from agent.policies.registry import PolicySettings, register
+
+if TYPE_CHECKING:
+    from agent.tasks import Task
 
 GIVE_UP = (
     "The script has no steps left.\n"
@@ -27,10 +31,26 @@ class ScriptedPolicy:
     def next(self, observation: Observation, history: Sequence[Turn]) -> Reply:
         """The next scripted output, whatever the screen shows."""
         if self._next >= len(self.outputs):
-            return Reply(GIVE_UP)
-        text = self.outputs[self._next]
+            return Reply(GIVE_UP, output_format="qwen", coordinates="grid1000")
         self._next += 1
-        return Reply(text)
+        return self.reply(self._next - 1)
+
+    def reply(self, index: int) -> Reply:
+        """Output `index` and how to read it: task references are Qwen tool calls on the 0–1000 grid."""
+        return Reply(self.outputs[index], output_format="qwen", coordinates="grid1000")
+
+    def describe(self) -> dict[str, Any]:
+        """What decides this policy's behaviour: the script's length (its text is the task's)."""
+        return {"policy": self.name, "script_steps": len(self.outputs)}
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+def _build(settings: PolicySettings, task: "Task") -> ScriptedPolicy:
+    if not task.reference:
+        raise PolicyUnavailable(f"task {task.id!r} has no reference solution for --policy scripted")
+    return ScriptedPolicy(task.reference)
+
+
+register("scripted", _build, "the task's reference solution (no model)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -11,13 +12,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from agent.trace import is_run_dir, list_runs
+from agent.trace import is_run_dir, list_runs, read_run
 from agent.viewer.errors import NotARunError
 from agent.viewer.run_screen import RunScreen
 from agent.viewer.runs_screen import RunsScreen
 from agent.viewer.screenshot import Renderer, prepare_renderer
 
 StartRun = Callable[[threading.Event, Callable[[Path], None]], int]
+QUIT_CONFIRM_S = 5.0  # a second q within this many seconds stops a running run
 
 
 class ViewerApp(App):
@@ -38,8 +40,13 @@ class ViewerApp(App):
         """Start on the run when given one, else on the runs list."""
         if self.path is None:
             return
+        from agent.bench.results import is_bench_dir
+        from agent.viewer.bench_screen import BenchScreen
+
         if is_run_dir(self.path):
             self.open_run(self.path, follow=self.follow)
+        elif is_bench_dir(self.path):  # a bench folder opens on its scoreboard
+            self.push_screen(BenchScreen(self.path))
         else:
             self.push_screen(RunsScreen(self.path))
 
@@ -63,7 +70,11 @@ def resolve_target(path: Path, follow: bool) -> Path:
     """The folder to open: a run, a runs folder, or (with follow) the newest run in a runs folder."""
     path = Path(path)
     if not path.exists():
-        raise NotARunError(f"{path} does not exist")
+        raise NotARunError(
+            f"{path} does not exist. Runs are written by `agent run` (e.g. `agent run "
+            "tasks/open_settings.yaml --policy scripted` writes runs/<run-id>/); "
+            "give `agent view` a runs folder or one run folder, or its --runs-dir"
+        )
     if is_run_dir(path):
         return path
     if not path.is_dir():
@@ -109,6 +120,9 @@ class LiveRunApp(ViewerApp):
         self.error: BaseException | None = None
         self.run_started = threading.Event()  # set when the worker begins
         self.run_done = threading.Event()  # set when `start` has returned or raised
+        self.run_dir: Path | None = None  # the run's folder, once `start` has reported it
+        self.stopped_by_person = False
+        self._quit_asked_at: float | None = None
 
     def on_mount(self) -> None:
         """Show the waiting screen and start the run."""
@@ -117,6 +131,7 @@ class LiveRunApp(ViewerApp):
 
     def _on_run_dir(self, path: Path) -> None:
         # Called by `start` from the worker thread.
+        self.run_dir = Path(path)
         screen = RunScreen(path, follow=True, renderer=self.renderer, poll_interval=self.poll_interval)
         self._call_ui(self.switch_screen, screen)
 
@@ -155,10 +170,20 @@ class LiveRunApp(ViewerApp):
             self.exit(self.exit_code)
 
     async def action_quit(self) -> None:
-        """Ask the run to stop, then close once the worker has returned."""
+        """While the run goes on, ask first; a second q stops it, and the app closes when it has."""
         if self.run_done.is_set():
             self.exit(self.exit_code)
             return
+        if self.abort.is_set():
+            self.notify("Already stopping: the app closes when the current step ends.")
+            return
+        now = time.monotonic()
+        if self._quit_asked_at is None or now - self._quit_asked_at > QUIT_CONFIRM_S:
+            self._quit_asked_at = now
+            self.notify(f"The run is still going. Press q again within {QUIT_CONFIRM_S:g} s to stop it "
+                        "(every finished step stays in its trace).", severity="warning", timeout=QUIT_CONFIRM_S)
+            return
+        self.stopped_by_person = True
         self.abort.set()
         self.notify("Stopping the run… (the app closes when the current step ends)")
 
@@ -182,6 +207,18 @@ def run_with_viewer(start: StartRun, *, auto_pilot=None) -> int:
     app.abort.set()  # however the app ended, the run must stop
     if app.run_started.is_set():
         app.run_done.wait()
+    print(after_words(app), file=sys.stderr, flush=True)
     if app.error is not None:
         raise app.error
     return app.exit_code if app.exit_code is not None else 1
+
+
+def after_words(app: LiveRunApp) -> str:
+    """What happened, printed once the screen is back: how the run ended and where its trace is."""
+    if app.run_dir is None:
+        return f"the run ended before writing a trace (exit code {app.exit_code})"
+    run = read_run(app.run_dir)
+    status = run.status if run.result else "ended without result.json"
+    why = "you pressed q" if app.stopped_by_person else (run.result.message if run.result else "")
+    return (f"run {app.run_dir.name}: {status} after {len(run.steps)} steps" + (f" ({why})" if why else "")
+            + f"\ntrace: {app.run_dir}   browse it: agent view {app.run_dir}")

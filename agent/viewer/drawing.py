@@ -2,7 +2,8 @@
 
 Executed actions carry pointer-space pixels (logical screen units plus the monitor offset); they map
 back to the screenshot with the run's geometry: shot_x = (x - offset_x) * screenshot_width /
-logical_width. Steps without executed actions fall back to the parsed actions on the 0–1000 grid.
+logical_width. Steps without executed actions fall back to the parsed actions in the model space the
+step records (coordinates/image_size; the 0–1000 grid for older traces).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Callable, Literal
 from PIL import Image, ImageDraw, ImageFont
 
 from agent.trace import GeometryRecord, StepRecord
+from agent.trace_damage import screenshot_file
 from agent.viewer.summary import describe_action
 
 Point = tuple[float, float]
@@ -22,6 +24,7 @@ MARK_COLOUR = (255, 40, 40)
 OUTLINE_COLOUR = (255, 255, 255)
 LABEL_BACKGROUND = (20, 20, 20)
 LABEL_TEXT = (255, 230, 80)
+MAX_SCREENSHOT_PIXELS = 8192 * 8192  # larger files are not screenshots of a run: not decoded
 
 
 @dataclass
@@ -38,19 +41,33 @@ def executed_to_shot(xy: Any, geometry: GeometryRecord | None, size: tuple[int, 
     if not _is_point(xy):
         return None
     x, y = float(xy[0]), float(xy[1])
-    if geometry is None:  # no geometry recorded: assume the screenshot is the pointer space
-        return x, y
+    if geometry is None or min(geometry.logical_width, geometry.screenshot_width,
+                               geometry.logical_height, geometry.screenshot_height) <= 0:
+        return x, y  # no (usable) geometry recorded: assume the screenshot is the pointer space
     shot_x = (x - geometry.offset_x) * geometry.screenshot_width / geometry.logical_width
     shot_y = (y - geometry.offset_y) * geometry.screenshot_height / geometry.logical_height
     # The stored PNG may differ from the captured size (e.g. a thumbnail): rescale to it.
     return shot_x * size[0] / geometry.screenshot_width, shot_y * size[1] / geometry.screenshot_height
 
 
-def grid_to_shot(xy: Any, size: tuple[int, int]) -> Point | None:
-    """Model 0–1000 grid → screenshot pixels; None for a malformed point."""
+def grid_to_shot(xy: Any, size: tuple[int, int], space: tuple[float, float] = (MODEL_GRID, MODEL_GRID)) -> Point | None:
+    """Model space (the 0–1000 grid by default) → screenshot pixels; None for a malformed point."""
     if not _is_point(xy):
         return None
-    return float(xy[0]) * size[0] / MODEL_GRID, float(xy[1]) * size[1] / MODEL_GRID
+    return float(xy[0]) * size[0] / space[0], float(xy[1]) * size[1] / space[1]
+
+
+def model_space(step: StepRecord) -> tuple[float, float]:
+    """(width, height) of the space the step's parsed actions are in, as its trace records it;
+    steps recorded before the field existed (or damaged ones) mean the 0–1000 grid."""
+    from actions.coords import coordinate_system
+    from actions.errors import CoordinateError
+
+    try:
+        system = coordinate_system(step.coordinates, tuple(step.image_size) if step.image_size else None)
+    except (CoordinateError, TypeError, ValueError):
+        return MODEL_GRID, MODEL_GRID
+    return system.width, system.height
 
 
 def _is_point(xy: Any) -> bool:
@@ -64,7 +81,7 @@ def plan_marks(
     step: StepRecord, geometry: GeometryRecord | None, size: tuple[int, int], pointer: Point | None = None
 ) -> tuple[list[Mark], Point | None]:
     """Marks for a step's actions in screenshot pixels, and the pointer position after them."""
-    to_shot = _point_mapper(bool(step.executed), geometry, size)
+    to_shot = _point_mapper(bool(step.executed), geometry, size, model_space(step))
     marks: list[Mark] = []
     for action in step.executed or step.actions:
         name = action.get("action")
@@ -86,11 +103,12 @@ def plan_marks(
     return marks, pointer
 
 
-def _point_mapper(executed: bool, geometry: GeometryRecord | None, size: tuple[int, int]) -> Callable[[Any], Point | None]:
-    # Executed actions hold pointer-space pixels; parsed ones the model's 0–1000 grid.
+def _point_mapper(executed: bool, geometry: GeometryRecord | None, size: tuple[int, int],
+                  space: tuple[float, float] = (MODEL_GRID, MODEL_GRID)) -> Callable[[Any], Point | None]:
+    # Executed actions hold pointer-space pixels; parsed ones the model's space (the step records which).
     if executed:
         return lambda xy: executed_to_shot(xy, geometry, size)
-    return lambda xy: grid_to_shot(xy, size)
+    return lambda xy: grid_to_shot(xy, size, space)
 
 
 def _no_coord(action: dict[str, Any]) -> dict[str, Any]:
@@ -202,10 +220,13 @@ def load_annotated(
 ) -> Image.Image | None:
     """Step `index`'s screenshot with its action drawn; None when it is missing or unreadable."""
     step = steps[index]
-    if not step.screenshot:
+    path = screenshot_file(run_dir, step.screenshot)  # never a file outside the run folder
+    if path is None:
         return None
     try:
-        with Image.open(Path(run_dir) / step.screenshot) as raw:
+        with Image.open(path) as raw:
+            if raw.width * raw.height > MAX_SCREENSHOT_PIXELS:
+                return None
             image = raw.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None  # PIL reports some broken PNGs as SyntaxError

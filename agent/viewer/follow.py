@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.trace import LoadedRun, RunMeta, RunResult, StepRecord
+from agent.trace import LoadedRun, RunMeta, RunResult, StepRecord, step_problems
+from agent.trace_damage import checked_geometry, clip
 
 MISSING_RESULT = "result.json is missing: the run is still going or was killed"
 
@@ -35,6 +36,7 @@ class RunFollower:
         self._line_number = 0
         self._partial = b""
         self._result_unreadable = False
+        self._steps_unreadable = False
 
     @property
     def finished(self) -> bool:
@@ -58,9 +60,10 @@ class RunFollower:
         if not path.exists():
             return False
         try:
-            self.run.meta = RunMeta.model_validate_json(path.read_text(encoding="utf-8"))
+            self.run.meta = RunMeta.model_validate_json(path.read_bytes())
         except (ValidationError, ValueError, OSError):
             return False  # may be mid-rename on some filesystems: try again next poll
+        checked_geometry(self.run.meta, self.run.problems)
         if self.run.meta.unknown_fields():
             self.run.problems.append(f"meta.json has unknown fields: {', '.join(self.run.meta.unknown_fields())}")
         return True
@@ -71,7 +74,12 @@ class RunFollower:
             with open(path, "rb") as f:
                 f.seek(self._offset)
                 chunk = f.read()
-        except OSError:
+        except FileNotFoundError:
+            return []  # not written yet
+        except OSError as exc:  # a folder, no permission: say so once
+            if not self._steps_unreadable:
+                self.run.problems.append(f"steps.jsonl is unreadable: {exc.strerror or exc}")
+                self._steps_unreadable = True
             return []
         self._offset += len(chunk)
         data = self._partial + chunk
@@ -87,21 +95,18 @@ class RunFollower:
         try:
             step = StepRecord.model_validate_json(line.decode("utf-8", errors="replace"))
         except (ValidationError, ValueError) as exc:
-            self.run.problems.append(f"steps.jsonl line {self._line_number} is unreadable: {str(exc).splitlines()[0]}")
+            self.run.problems.append(f"steps.jsonl line {self._line_number} is unreadable: {clip(str(exc).splitlines()[0])}")
             return None
-        if step.unknown_fields():
-            self.run.problems.append(f"step {step.step} has unknown fields: {', '.join(step.unknown_fields())}")
-        if step.screenshot and not (self.run.path / step.screenshot).exists():
-            self.run.problems.append(f"step {step.step}: screenshot {step.screenshot} is missing")
+        self.run.problems.extend(step_problems(step, self.run.path))
         return step
 
     def _read_result(self) -> None:
         path = self.run.path / "result.json"
         try:
-            self.run.result = RunResult.model_validate_json(path.read_text(encoding="utf-8"))
+            self.run.result = RunResult.model_validate_json(path.read_bytes())
         except (ValidationError, ValueError, OSError) as exc:
             # Written atomically, so a bad file stays bad: report it once and stop looking.
-            self.run.problems.append(f"result.json is unreadable: {str(exc).splitlines()[0]}")
+            self.run.problems.append(f"result.json is unreadable: {clip((str(exc) or type(exc).__name__).splitlines()[0])}")
             self._drop_missing_result()
             self._result_unreadable = True
             return

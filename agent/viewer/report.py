@@ -14,11 +14,14 @@ from pathlib import Path
 from PIL import Image
 
 from agent.trace import LoadedRun, StepRecord, is_run_dir, read_run
+from agent.trace_damage import clip, screenshot_file
 from agent.viewer.drawing import load_annotated
-from agent.viewer.errors import NotARunError
+from agent.viewer.errors import NotARunError, ReportOutputError
 from agent.viewer.summary import format_duration, format_start, is_damage, run_duration, step_status, step_summary
 
 REPORT_IMAGE_WIDTH = 1280
+REPORT_TEXT_CHARS = 100_000  # per text field; a runaway model output is cut, the rest is in steps.jsonl
+MAX_REPORT_PROBLEMS = 50
 
 
 @dataclass
@@ -32,6 +35,16 @@ class StepView:
     executed: str
     image: str | None  # base64 PNG, or None when the screenshot is missing
     missing: str
+    output: str  # the model output, cut at REPORT_TEXT_CHARS
+    thought: str
+
+
+def cut(text: str | None, limit: int = REPORT_TEXT_CHARS) -> str:
+    """Text for the page, cut at `limit` with a note saying how much was left out."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… {len(text) - limit:,} more characters not shown (the full text is in steps.jsonl)"
 
 
 def png_base64(image: Image.Image, max_width: int = REPORT_IMAGE_WIDTH) -> str:
@@ -45,7 +58,7 @@ def png_base64(image: Image.Image, max_width: int = REPORT_IMAGE_WIDTH) -> str:
 
 
 def _actions_text(actions: list[dict]) -> str:
-    return "\n".join(json.dumps(a, ensure_ascii=False) for a in actions) or "(none)"
+    return cut("\n".join(json.dumps(a, ensure_ascii=False) for a in actions[:100]) or "(none)")
 
 
 def step_views(run: LoadedRun) -> list[StepView]:
@@ -56,12 +69,15 @@ def step_views(run: LoadedRun) -> list[StepView]:
         image = load_annotated(run.path, run.steps, index, geometry)
         if step.screenshot is None:
             missing = "This step recorded no screenshot."
+        elif screenshot_file(run.path, step.screenshot) is None:
+            missing = f"Screenshot path {clip(step.screenshot)!r} points outside the run folder; not included."
         else:
-            missing = f"Screenshot {step.screenshot} is missing or unreadable."
+            missing = f"Screenshot {clip(step.screenshot)} is missing or unreadable."
         views.append(StepView(
             step=step, summary=step_summary(step), status=step_status(step),
             actions=_actions_text(step.actions), executed=_actions_text(step.executed),
             image=png_base64(image) if image is not None else None, missing=missing,
+            output=cut(step.model_output), thought=cut(step.thought),
         ))
     return views
 
@@ -73,6 +89,7 @@ def render_report(run: LoadedRun) -> str:
     from agent.viewer.report_page import PAGE
 
     environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["cut"] = lambda text: cut(str(text), 10_000)
     status = run.status
     return environment.from_string(PAGE).render(
         run=run.path,
@@ -80,22 +97,49 @@ def render_report(run: LoadedRun) -> str:
         result=run.result,
         task=run.meta.task_id if run.meta else run.path.name,
         status=status,
-        status_label="running or crashed (no result.json)" if status == "incomplete" else status,
+        status_label=_incomplete_label(run.writer) if status == "incomplete" else status,
         started=format_start(run.meta.started_at) if run.meta else "?",
         duration=format_duration(run_duration(run)),
-        problems=[p for p in run.problems if is_damage(p)],
+        problems=_problems(run),
         steps=step_views(run),
     )
+
+
+def _incomplete_label(writer: str) -> str:
+    return {"alive": "running (no result.json yet)", "gone": "killed (no result.json)"}.get(
+        writer, "running or killed (no result.json)")
+
+
+def _problems(run: LoadedRun) -> list[str]:
+    damage = [p for p in run.problems if is_damage(p)]
+    if len(damage) > MAX_REPORT_PROBLEMS:
+        damage = damage[:MAX_REPORT_PROBLEMS] + [f"… and {len(damage) - MAX_REPORT_PROBLEMS} more problems"]
+    return damage
+
+
+def report_target(run_dir: Path, output: Path | None) -> Path:
+    """Where the report goes: RUN_DIR/report.html, the file given, or RUN_ID.html in a folder given."""
+    if output is None:
+        return run_dir / "report.html"
+    output = Path(output)
+    return output / f"{run_dir.name}.html" if output.is_dir() else output
 
 
 def write_report(run_dir: Path, output: Path | None = None) -> Path:
     """Write the HTML report of run_dir to output (default RUN_DIR/report.html); return its path."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise NotARunError(f"{run_dir} is not a folder")
+        raise NotARunError(f"{run_dir} is not a folder" + (" (it does not exist)" if not run_dir.exists() else ""))
     if not is_run_dir(run_dir):
         raise NotARunError(f"{run_dir} is not a run folder: it has neither meta.json nor steps.jsonl")
-    target = Path(output) if output is not None else run_dir / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_report(read_run(run_dir)), encoding="utf-8")
+    target = report_target(run_dir, output)
+    page = render_report(read_run(run_dir))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(page, encoding="utf-8")
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), target.parent)
+        raise ReportOutputError(f"cannot write the report to {target}: {blocker} is a file, not a folder") from None
+    except OSError as exc:
+        raise ReportOutputError(f"cannot write the report to {target}: {exc.strerror or exc}") from None
     return target

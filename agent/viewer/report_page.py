@@ -32,15 +32,15 @@ h3 { font-size: .95em; margin: .6em 0 .2em; }
 <h1>{{ task }} <span class="status {{ status }}">{{ status_label }}</span></h1>
 <p>Run <code>{{ run.name }}</code>{% if meta %} · policy <b>{{ meta.policy }}</b>{% if meta.model %} ({{ meta.model }}){% endif %}
  · started {{ started }} UTC{% endif %} · {{ steps|length }} steps · {{ duration }}</p>
-{% if meta %}<p><b>Instruction:</b> {{ meta.instruction }}</p>{% endif %}
-{% if result and result.message %}<p><b>Message:</b> {{ result.message }}</p>{% endif %}
+{% if meta %}<p><b>Instruction:</b> {{ meta.instruction|cut }}</p>{% endif %}
+{% if result and result.message %}<p><b>Message:</b> {{ result.message|cut }}</p>{% endif %}
 
 <h2>Checks</h2>
 {% if result and result.checks %}
 <table><tr><th></th><th>check</th><th>detail</th></tr>
 {% for check in result.checks %}
 <tr><td class="{{ 'pass' if check.passed else 'fail' }}">{{ '✔ pass' if check.passed else '✘ fail' }}</td>
-<td>{{ check.name }}</td><td>{{ check.detail }}</td></tr>
+<td>{{ check.name|cut }}</td><td>{{ check.detail|cut }}</td></tr>
 {% endfor %}</table>
 {% elif result %}<p>No checks were recorded.</p>
 {% else %}<p>No result: the run is still going or was killed.</p>{% endif %}
@@ -70,9 +70,9 @@ h3 { font-size: .95em; margin: .6em 0 .2em; }
 {% else %}<div class="missing">{{ item.missing }}</div>{% endif %}
 </div>
 <div>
-{% if item.step.error %}<div class="error"><b>{{ item.step.error.kind }} error:</b> {{ item.step.error.message }}</div>{% endif %}
-<h3>Model output</h3><pre>{{ item.step.model_output }}</pre>
-{% if item.step.thought %}<h3>Thought</h3><pre>{{ item.step.thought }}</pre>{% endif %}
+{% if item.step.error %}<div class="error"><b>{{ item.step.error.kind }} error:</b> {{ item.step.error.message|cut }}</div>{% endif %}
+<h3>Model output</h3><pre>{{ item.output }}</pre>
+{% if item.thought %}<h3>Thought</h3><pre>{{ item.thought }}</pre>{% endif %}
 <h3>Parsed action (0–1000 grid)</h3><pre>{{ item.actions }}</pre>
 <h3>Executed (screen pixels)</h3><pre>{{ item.executed }}</pre>
 <h3>Timings and counters</h3>

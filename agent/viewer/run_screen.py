@@ -14,12 +14,13 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from agent.trace import LoadedRun, StepRecord, read_run
+from agent.trace_damage import clip, is_file, screenshot_file
 from agent.viewer.drawing import load_annotated
 from agent.viewer.follow import RunFollower
 from agent.viewer.nav_table import NavTable
 from agent.viewer.opener import open_in_viewer
 from agent.viewer.screenshot import Renderer, ScreenshotPanel
-from agent.viewer.step_detail import run_header, run_problems, step_detail
+from agent.viewer.step_detail import page_count, run_header, run_problems, step_detail
 from agent.viewer.summary import model_ms, step_status, step_summary
 
 
@@ -29,6 +30,8 @@ class RunScreen(Screen):
     BINDINGS = [
         Binding("e", "next_error", "Next error"),
         Binding("o", "open_screenshot", "Open image"),
+        Binding("right_square_bracket", "output_page(1)", "Next output page", show=False),
+        Binding("left_square_bracket", "output_page(-1)", "Previous output page", show=False),
         Binding("escape", "app.back", "Back"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -42,6 +45,7 @@ class RunScreen(Screen):
         self.poll_interval = poll_interval
         self._timer = None
         self._poll_worker = None
+        self._shown: tuple[int, int] | None = None  # (step index, output page) in the detail pane
 
     def compose(self) -> ComposeResult:
         """Header, run info (checks, damage), the step table and the detail pane."""
@@ -142,8 +146,21 @@ class RunScreen(Screen):
         if not 0 <= index < len(self.run.steps):
             return
         step = self.run.steps[index]
+        self._shown = (index, 0)
         self.query_one("#step-detail", Static).update(step_detail(step, self.run.problems))
         self.render_screenshot(index)
+
+    def action_output_page(self, delta: int) -> None:
+        """Show the next (1) or previous (-1) page of a long model output."""
+        if self._shown is None:
+            return
+        index, page = self._shown
+        step = self.run.steps[index]
+        page = min(max(page + delta, 0), page_count(step.model_output) - 1)
+        if (index, page) != self._shown:
+            self._shown = (index, page)
+            self.query_one("#step-detail", Static).update(step_detail(step, self.run.problems, page))
+            self.query_one("#detail-scroll").scroll_home(animate=False)
 
     @work(thread=True, exclusive=True, group="screenshot")
     def render_screenshot(self, index: int) -> None:
@@ -199,6 +216,8 @@ class RunScreen(Screen):
 def _missing_message(run_dir: Path, step: StepRecord) -> str:
     if not step.screenshot:
         return "⚠ this step recorded no screenshot"
-    if not (run_dir / step.screenshot).exists():
-        return f"⚠ screenshot {step.screenshot} is missing"
-    return f"⚠ screenshot {step.screenshot} is unreadable"
+    if screenshot_file(run_dir, step.screenshot) is None:
+        return "⚠ the screenshot path points outside the run folder; not shown"
+    if not is_file(run_dir / step.screenshot):
+        return f"⚠ screenshot {clip(step.screenshot)} is missing"
+    return f"⚠ screenshot {clip(step.screenshot)} is unreadable (or too large to show)"

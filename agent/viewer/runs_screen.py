@@ -100,7 +100,8 @@ class RunsScreen(Screen):
             table.move_cursor(row=table.get_row_index(str(keep)))
 
     def _cells(self, summary: RunSummary) -> list[Any]:
-        status = Text(summary.status_label, style=STATUS_STYLES.get(summary.status, "red"))
+        killed = summary.status == "incomplete" and summary.writer == "gone"
+        status = Text(summary.status_label, style="red" if killed else STATUS_STYLES.get(summary.status, "red"))
         return [
             summary.task, summary.model, status, Text(str(summary.steps), justify="right"),
             Text(format_duration(summary.duration_s), justify="right"), format_start(summary.started_at),

@@ -1,7 +1,9 @@
 """The screenshot panel: textual-image where the terminal supports graphics, half blocks otherwise."""
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from contextlib import contextmanager
+from typing import Iterator, Literal
 
 from PIL import Image
 from textual.app import ComposeResult
@@ -23,11 +25,25 @@ def image_widget_class(renderer: Renderer) -> type[Widget]:
     """
     if renderer == "auto":
         try:
-            from textual_image.widget import Image as TerminalImage
+            with _quiet_terminal_probe():
+                from textual_image.widget import Image as TerminalImage
         except Exception:  # no terminal to query, or the package is missing: half blocks still work
             return HalfBlockImage
         return TerminalImage
     return HalfBlockImage
+
+
+@contextmanager
+def _quiet_terminal_probe() -> Iterator[None]:
+    """Keep textual-image's import-time warning off the screen: a terminal that does not answer its
+    cell-size query makes it log a full traceback (and then it simply assumes a cell size)."""
+    logger = logging.getLogger("textual_image")
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def prepare_renderer(renderer: Renderer) -> Renderer:

@@ -8,14 +8,28 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from agent.trace import LoadedRun, StepRecord
-from agent.viewer.summary import format_duration, is_damage
+from agent.viewer.summary import format_duration, incomplete_label, is_damage
 
 _HEADING = "bold underline"
+PAGE_CHARS = 20_000  # model output shown per page; longer texts are paged with [ and ]
+MAX_FIELD_CHARS = 20_000  # any other text field of a step is cut here
+MAX_PROBLEMS_SHOWN = 20
+
+
+def page_count(text: str) -> int:
+    """Pages of PAGE_CHARS the text needs (at least one)."""
+    return max(1, -(-len(text) // PAGE_CHARS))
+
+
+def _cut(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… {len(text) - limit:,} more characters not shown"
 
 
 def _section(title: str, body: Text | str, style: str = "") -> list[RenderableType]:
     # Text objects are never parsed as markup, so model text like "[/b]" shows as written.
-    text = body if isinstance(body, Text) else Text(body, style=style)
+    text = body if isinstance(body, Text) else Text(_cut(body), style=style)
     return [Text(title, style=_HEADING), text, Text("")]
 
 
@@ -29,8 +43,18 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def step_detail(step: StepRecord, problems: Sequence[str] = ()) -> Group:
-    """Raw output, thought, parsed and executed actions, error, timings and counters of a step."""
+def _output_section(output: str, page: int) -> list[RenderableType]:
+    """The model output, one page of it when it is long (a runaway reply can be megabytes)."""
+    pages = page_count(output)
+    if pages == 1:
+        return _section("model output", output or "(empty)")
+    page = min(max(page, 0), pages - 1)
+    title = f"model output (page {page + 1} of {pages}, {len(output):,} characters; ] next page, [ previous)"
+    return _section(title, Text(output[page * PAGE_CHARS : (page + 1) * PAGE_CHARS]))
+
+
+def step_detail(step: StepRecord, problems: Sequence[str] = (), page: int = 0) -> Group:
+    """Raw output (page `page` of it), thought, actions, error, timings and counters of a step."""
     parts: list[RenderableType] = [
         Text(f"step {step.step}   {step.started_at} → {step.ended_at}", style="bold"),
         Text(""),
@@ -40,7 +64,7 @@ def step_detail(step: StepRecord, problems: Sequence[str] = ()) -> Group:
     own_problems = [p for p in problems if p.startswith(f"step {step.step}:") or p.startswith(f"step {step.step} ")]
     if own_problems:
         parts += _section("damage", "\n".join(own_problems), style="yellow")
-    parts += _section("model output", step.model_output or "(empty)")
+    parts += _output_section(step.model_output, page)
     if step.thought:
         parts += _section("thought", step.thought, style="italic")
     parts += _section("parsed action (0–1000 grid)", "\n".join(_json(a) for a in step.actions) or "(none)")
@@ -62,15 +86,23 @@ def run_header(run: LoadedRun) -> Text:
         text.append(f"   task {meta.task_id}   policy {meta.policy}")
         if meta.model:
             text.append(f" ({meta.model})")
-    status = run.status if run.result else "running / crashed (no result.json)"
+    status = run.status if run.result else _incomplete_status(run.writer)
     text.append("   status ")
-    text.append(status, style=_status_style(run.status))
+    text.append(status, style=_status_style(run.status, run.writer))
     if run.result:
         text.append(f"   {run.result.steps} steps in {format_duration(run.result.duration_s)}")
     return text
 
 
-def _status_style(status: str) -> str:
+def _incomplete_status(writer: str) -> str:
+    """What a run without result.json is doing, as far as this machine can tell."""
+    detail = {"alive": "", "gone": " (its process is gone; no result.json)"}.get(writer, " (no result.json yet)")
+    return incomplete_label(writer) + detail
+
+
+def _status_style(status: str, writer: str = "done") -> str:
+    if status == "incomplete" and writer == "gone":
+        return "bold red"
     return {"success": "bold green", "incomplete": "bold yellow"}.get(status, "bold red")
 
 
@@ -79,17 +111,20 @@ def run_problems(run: LoadedRun) -> Text:
     text = Text()
     if run.meta:
         text.append("instruction: ", style="bold")
-        text.append(run.meta.instruction + "\n")
+        text.append(_cut(run.meta.instruction, 2000) + "\n")
     if run.result:
         if run.result.message:
             text.append("message: ", style="bold")
-            text.append(run.result.message + "\n")
+            text.append(_cut(run.result.message, 2000) + "\n")
         for check in run.result.checks:
             mark, style = ("✔", "green") if check.passed else ("✘", "red")
             text.append(f"{mark} ", style=style)
-            text.append(f"{check.name}" + (f" — {check.detail}" if check.detail else "") + "\n")
-    for problem in run.problems:
+            text.append(_cut(f"{check.name}" + (f" — {check.detail}" if check.detail else ""), 2000) + "\n")
+    shown = [p for p in run.problems if is_damage(p) or run.writer != "alive"]  # a going run lacks its result
+    for problem in shown[:MAX_PROBLEMS_SHOWN]:
         style = "bold red" if is_damage(problem) else "yellow"
         text.append("⚠ " + problem + "\n", style=style)
+    if len(shown) > MAX_PROBLEMS_SHOWN:
+        text.append(f"⚠ … and {len(shown) - MAX_PROBLEMS_SHOWN} more problems\n", style="bold red")
     text.rstrip()
     return text

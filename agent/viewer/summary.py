@@ -1,6 +1,7 @@
 """Short human texts for runs and steps, shared by the TUI tables and the HTML report."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,9 +32,11 @@ def format_start(text: str | None) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    """Seconds as '4.2s', '3m05s' or '1h02m'; '-' when unknown."""
+    """Seconds as '4.2s', '3m05s' or '1h02m'; '-' when unknown, '?' when not a real duration."""
     if seconds is None:
         return "-"
+    if not math.isfinite(seconds) or not 0 <= seconds < 10**9:
+        return "?"
     if seconds < 60:
         return f"{seconds:.1f}s"
     minutes, secs = divmod(int(round(seconds)), 60)
@@ -50,7 +53,7 @@ def _point(value: Any) -> str:
 
 
 def _number(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+    return f"{value:g}" if isinstance(value, (int, float)) else _clip(str(value), 12)
 
 
 def _clip(text: str, limit: int = 40) -> str:
@@ -61,13 +64,14 @@ def _clip(text: str, limit: int = 40) -> str:
 def describe_action(action: dict[str, Any]) -> str:
     """One-line summary of a computer_use argument dict, e.g. "left_click (500, 300)"."""
     name = str(action.get("action", "?"))
+    name = _clip(name, 24)
     if name in POINTER_ACTIONS:
         return f"{name} {_point(action.get('coordinate'))}"
     if name == "type":
-        return f"type {_clip(repr(str(action.get('text', ''))))}"
+        return f"type {_clip(repr(str(action.get('text', ''))[:60]))}"
     if name == "key":
         keys = action.get("keys") or []
-        return "key " + "+".join(str(k) for k in keys) if isinstance(keys, list) else f"key {keys}"
+        return _clip("key " + "+".join(str(k) for k in keys[:10]) if isinstance(keys, list) else f"key {keys}", 60)
     if name in ("scroll", "hscroll"):
         where = f" at {_point(action['coordinate'])}" if "coordinate" in action else ""
         return f"{name} {_number(action.get('pixels', '?'))}{where}"
@@ -76,7 +80,7 @@ def describe_action(action: dict[str, Any]) -> str:
     if name == "terminate":
         return f"terminate {action.get('status', '?')}"
     if name == "answer":
-        return f"answer {_clip(repr(str(action.get('text', ''))))}"
+        return f"answer {_clip(repr(str(action.get('text', ''))[:60]))}"
     return name
 
 
@@ -85,11 +89,16 @@ def step_actions(step: StepRecord) -> list[dict[str, Any]]:
     return step.executed or step.actions
 
 
+MAX_SUMMARY_ACTIONS = 4
+
+
 def step_summary(step: StepRecord) -> str:
     """What the step did, in one line; the error kind when nothing was parsed."""
     actions = step_actions(step)
     if actions:
-        return "; ".join(describe_action(a) for a in actions)
+        shown = "; ".join(describe_action(a) if isinstance(a, dict) else "?" for a in actions[:MAX_SUMMARY_ACTIONS])
+        more = len(actions) - MAX_SUMMARY_ACTIONS
+        return shown + (f"; … {more} more" if more > 0 else "")
     if step.error:
         return f"({step.error.kind} error)"
     return "(no action)"
@@ -118,12 +127,18 @@ class RunSummary:
     duration_s: float | None
     started_at: str
     damaged: bool
+    writer: str = "done"  # LoadedRun.writer: done, alive, gone or unknown
 
     @property
     def status_label(self) -> str:
-        """Status with a damage mark; an incomplete run reads 'running?' (crashed or still going)."""
-        label = "running?" if self.status == "incomplete" else self.status
+        """Status with a damage mark; without result.json: running, killed, or running? (unknown)."""
+        label = incomplete_label(self.writer) if self.status == "incomplete" else self.status
         return label + (" ⚠" if self.damaged else "")
+
+
+def incomplete_label(writer: str) -> str:
+    """Short status of a run without result.json, from whether its writer process still exists."""
+    return {"alive": "running", "gone": "killed"}.get(writer, "running?")
 
 
 def run_duration(run: LoadedRun) -> float | None:
@@ -132,7 +147,10 @@ def run_duration(run: LoadedRun) -> float | None:
         return run.result.duration_s
     start = parse_time(run.meta.started_at) if run.meta else None
     end = parse_time(run.steps[-1].ended_at) if run.steps else None
-    return (end - start).total_seconds() if start and end else None
+    try:
+        return (end - start).total_seconds() if start and end else None
+    except TypeError:  # one time has a timezone, the other not (a hand-edited trace)
+        return None
 
 
 def is_damage(problem: str) -> bool:
@@ -155,4 +173,5 @@ def summarize(run: LoadedRun) -> RunSummary:
         duration_s=run_duration(run),
         started_at=meta.started_at if meta else "",
         damaged=any(is_damage(p) for p in run.problems),
+        writer=run.writer,
     )

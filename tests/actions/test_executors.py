@@ -73,3 +73,74 @@ def test_terminate_needs_no_desktop_in_dry_run():
     executor = DryRunExecutor()
     executor.execute(action_from_dict({"action": "terminate", "status": "failure"}))
     assert executor.executed[0].status == "failure"
+
+
+# -- keysym typing, on a fake keyboard map (no X server) ---------------------------------------
+class FakeKeymap:
+    """Enough of python-xlib's Display for actions.keysym_typing: a keyboard map that can change."""
+
+    class _Info:
+        min_keycode, max_keycode = 8, 15
+
+    def __init__(self):
+        self.display = type("D", (), {"info": self._Info()})()
+        # keycode 8: a/A, 9: 1/!, 10: ( with NoSymbol shifted, 11: Return, 12: Shift_L, 13-15 spare
+        self.rows = {8: (0x61, 0x41), 9: (0x31, 0x21), 10: (0x28, 0), 11: (0xFF0D, 0), 12: (0xFFE1, 0),
+                     13: (0, 0), 14: (0, 0), 15: (0, 0)}
+        self.changes = []
+
+    def get_keyboard_mapping(self, first, count):
+        return [self.rows[code] for code in range(first, first + count)]
+
+    def change_keyboard_mapping(self, first, rows):
+        self.rows[first] = tuple(rows[0])
+        self.changes.append((first, tuple(rows[0])))
+
+    def sync(self):
+        pass
+
+
+def test_keysyms_of_characters():
+    from actions.keysym_typing import char_keysym
+
+    assert [char_keysym(c) for c in "a~é\n\t"] == [0x61, 0x7E, 0xE9, 0xFF0D, 0xFF09]
+    assert char_keysym("世") == 0x01000000 + 0x4E16
+
+
+@pytest.mark.parametrize("text", ["\x07", "a\x1bb", "\ud800", "\x7f"])
+def test_control_characters_are_undeliverable(text):
+    from actions.keysym_typing import Undeliverable, char_keysym
+
+    with pytest.raises(Undeliverable, match="cannot be typed as a key"):
+        [char_keysym(c) for c in text]
+
+
+def test_plan_uses_the_map_shift_level_and_spare_keycodes():
+    from actions.keysym_typing import KeymapTyper, Stroke
+
+    typer = KeymapTyper(FakeKeymap())
+    strokes, remap = typer.plan("aA!(é\n")
+    assert strokes[:4] == [Stroke(8, False), Stroke(8, True), Stroke(9, True), Stroke(10, False)]
+    # '(' has NoSymbol at level 2: typed unshifted. 'é' is absent: the first spare keycode gets it.
+    assert strokes[4] == Stroke(13, False) and remap == {13: 0xE9} and strokes[5] == Stroke(11, False)
+
+
+def test_text_with_more_new_characters_than_spare_keycodes_is_split():
+    from actions.keysym_typing import KeymapTyper
+
+    typer = KeymapTyper(FakeKeymap())
+    assert typer._chunks("éüñaöß") == ["éüña", "öß"]  # three spare keycodes
+
+
+def test_typing_restores_the_keyboard_map(monkeypatch):
+    from actions import keysym_typing
+
+    pressed = []
+    fake = FakeKeymap()
+    typer = keysym_typing.KeymapTyper(fake, key_delay_s=0)
+    monkeypatch.setattr(keysym_typing, "MAP_SETTLE_S", 0)
+    monkeypatch.setattr(typer, "_press_all", lambda strokes: pressed.extend(strokes))
+    before = dict(fake.rows)
+    typer.type("aé世")
+    assert [stroke.keycode for stroke in pressed] == [8, 13, 14]
+    assert fake.rows == before  # the spare keycodes are empty again

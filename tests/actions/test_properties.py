@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from actions import ParseError, action_from_dict, parse, render
 from actions.keys import NAMED_KEYS
+from actions.schemas import MAX_COORDINATE, MAX_SCROLL, MAX_TYPE_CHARS, MAX_WAIT_S
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -20,16 +21,21 @@ FRAGMENTS = [
 ]
 model_like_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=30).map("".join)
 
-numbers = st.one_of(
-    st.integers(min_value=-10**6, max_value=10**6),
-    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False),
-)
+def bounded_numbers(limit: float) -> st.SearchStrategy:
+    """Ints and finite floats in [-limit, limit], the edges included."""
+    return st.one_of(
+        st.integers(min_value=-int(limit), max_value=int(limit)),
+        st.floats(min_value=-limit, max_value=limit, allow_nan=False, allow_infinity=False),
+    )
+
+
+numbers = bounded_numbers(MAX_COORDINATE)
 points = st.tuples(numbers, numbers).map(list)
 # Text an action may carry that looks like markup to the parser (it must stay text).
 MARKERS = ["<think>", "</think>", "<THINK>", "<tool_call>", "</tool_call>", "```", "{{", "}}", "\\", '"', "'",
            "Action: click(start_box='(1,2)')"]
 tricky_text = st.lists(st.one_of(st.sampled_from(MARKERS), st.text(max_size=5)), min_size=1, max_size=8).map("".join)
-texts = st.one_of(st.text(min_size=1), tricky_text).filter(bool)
+texts = st.one_of(st.text(min_size=1), tricky_text).filter(bool).map(lambda t: t[:MAX_TYPE_CHARS])
 key_names = st.sampled_from(sorted(NAMED_KEYS) + list("abcxyz0123456789+-=/.,;[]"))
 
 arguments = st.one_of(
@@ -48,9 +54,9 @@ arguments = st.one_of(
     ),
     st.builds(
         lambda name, pixels, where: {"action": name, "pixels": pixels, **({"coordinate": where} if where else {})},
-        st.sampled_from(["scroll", "hscroll"]), numbers, st.one_of(st.none(), points),
+        st.sampled_from(["scroll", "hscroll"]), bounded_numbers(MAX_SCROLL), st.one_of(st.none(), points),
     ),
-    st.builds(lambda t: {"action": "wait", "time": t}, st.floats(min_value=0, max_value=60)),
+    st.builds(lambda t: {"action": "wait", "time": t}, st.floats(min_value=0, max_value=MAX_WAIT_S)),
     st.builds(lambda s: {"action": "terminate", "status": s}, st.sampled_from(["success", "failure"])),
 )
 

@@ -2,6 +2,7 @@
 
 Each effect is read back from the application: the file mousepad saves, a menu or dialog window
 that opened, or the X server's pointer. Positions of text are measured from a screenshot.
+Typing into other applications (terminal, GTK 4, Qt, spreadsheet) is in test_typing_apps.py.
 """
 from __future__ import annotations
 
@@ -184,6 +185,23 @@ def test_type_ascii_and_save_with_a_key_combo(executor, mousepad):
 def test_type_non_ascii_text(executor, mousepad):
     app = mousepad("")
     text = "héllo wörld → 世界 ✓ Ωmega"
+    act(executor, action="type", text=text)
+    assert app.saved_text().rstrip("\n") == text
+
+
+def test_text_with_a_control_character_is_an_execution_error_before_any_key(executor, mousepad):
+    from actions import ExecutionError
+
+    app = mousepad("")
+    with pytest.raises(ExecutionError, match="U\\+0007"):
+        act(executor, action="type", text="abc\x07def")
+    act(executor, action="type", text="x")
+    assert app.saved_text().rstrip("\n") == "x"
+
+
+def test_long_text_with_more_new_characters_than_spare_keycodes(executor, mousepad):
+    app = mousepad("")
+    text = "".join(chr(0x4E00 + i) for i in range(150))  # 150 distinct CJK characters, none in the keymap
     act(executor, action="type", text=text)
     assert app.saved_text().rstrip("\n") == text
 

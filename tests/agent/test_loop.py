@@ -15,6 +15,9 @@ from PIL import Image
 
 from actions import DryRunExecutor, FailSafeTriggered, ScreenGeometry
 from agent.loop import LoopConfig, run_loop
+from agent.policies.base import PolicyUnavailable, Reply
+from agent.policies.profiles import PROFILES
+from agent.policies.replay import ReplayPolicy
 from agent.policies.scripted import ScriptedPolicy
 from agent.trace import RunMeta, TraceWriter, new_run_id, now_iso, read_run
 
@@ -105,6 +108,14 @@ def test_a_good_step_resets_the_failure_count(tmp_path):
     assert outcome.reason == "terminate"
 
 
+def test_an_answer_ends_the_run_and_carries_its_exact_text(tmp_path):
+    text = "model answered: 42\nsecond line"  # the text is a field, never re-read from the message
+    outcome, *_ = run(tmp_path, [CLICK, call({"action": "answer", "text": text}), CLICK])
+    assert (outcome.reason, outcome.steps, outcome.answer) == ("answer", 2, text)
+    terminated, *_ = run(tmp_path, [DONE])
+    assert terminated.answer is None
+
+
 def test_step_limit(tmp_path):
     outcome, trace, *_ = run(tmp_path, [CLICK] * 10, max_steps=4)
     assert outcome.reason == "max_steps" and len(read_run(trace.dir).steps) == 4
@@ -130,6 +141,68 @@ def test_abort_event_and_ctrl_c_end_with_aborted_and_keep_steps(tmp_path):
     policy = RecordingPolicy([CLICK] * 10, on_next=interrupt)
     outcome, trace, *_ = run(tmp_path, [], policy=policy)
     assert outcome.reason == "aborted" and len(read_run(trace.dir).steps) == 1
+
+
+class UITarsLikePolicy:
+    """Replies as the http policy does under --profile uitars15: UI-TARS text, pixels of the resized screenshot."""
+
+    name = "http"
+
+    def __init__(self, texts, image_size=(812, 616)):  # 800x600 resized to multiples of 28
+        self.texts, self.image_size = list(texts), image_size
+        profile = PROFILES["uitars15"]
+        self.contract = {"output_format": profile.output_format, "coordinates": profile.coordinates}
+
+    def start(self, instruction):
+        pass
+
+    def next(self, observation, history):
+        return Reply(self.texts.pop(0), image_size=self.image_size, **self.contract)
+
+    def close(self):
+        pass
+
+
+def test_a_replay_of_a_uitars_http_trace_maps_coordinates_as_the_original_run(tmp_path):
+    texts = ["Thought: the menu.\nAction: click(start_box='(406,154)')",
+             "Thought: drag it.\nAction: drag(start_box='(28,56)', end_box='(784,588)')",
+             "Thought: done.\nAction: finished(content='ok')"]
+    original, first, _, first_exec = run(tmp_path / "a", [], policy=UITarsLikePolicy(texts))
+    replayed, second, _, second_exec = run(tmp_path / "b", [], policy=ReplayPolicy(first.dir))
+    recorded, replay = read_run(first.dir).steps, read_run(second.dir).steps
+    assert [s.executed for s in replay] == [s.executed for s in recorded] and recorded[0].executed
+    assert first_exec.executed == second_exec.executed
+    # (406, 154) of 812x616 is half the width and a quarter of the height: x 400 - 800 (monitor offset), y 150
+    assert recorded[0].executed[0]["coordinate"] == [-400, 150]
+    assert [(s.output_format, s.coordinates, s.image_size) for s in replay] == [("uitars", "pixels", [812, 616])] * 3
+    assert (original.reason, original.steps) == (replayed.reason, replayed.steps)
+
+
+def test_replay_of_a_trace_without_the_contract_fields_reads_it_as_the_old_loop_did(tmp_path):
+    _, trace, *_ = run(tmp_path / "a", [CLICK, DONE])
+    steps = trace.dir / "steps.jsonl"
+    old = [json.loads(line) for line in steps.read_text().splitlines()]
+    for record in old:
+        for name in ("output_format", "coordinates", "image_size"):
+            record.pop(name, None)
+    steps.write_text("".join(json.dumps(record) + "\n" for record in old))
+    policy = ReplayPolicy(trace.dir)
+    reply = policy.next(None, [])
+    assert (reply.output_format, reply.coordinates, reply.image_size) == ("auto", "grid1000", None)
+    _, again, *_ = run(tmp_path / "b", [], policy=ReplayPolicy(trace.dir))
+    assert read_run(again.dir).steps[0].executed[0]["coordinate"] == [-400, 150]
+    old[0]["coordinates"] = "pixels"  # damaged: pixels without the size they are pixels of
+    steps.write_text("".join(json.dumps(record) + "\n" for record in old))
+    with pytest.raises(PolicyUnavailable, match="step 0 .* image_size"):
+        ReplayPolicy(trace.dir)
+
+
+def test_scripted_references_are_qwen_calls_on_the_1000_grid(tmp_path):
+    policy = ScriptedPolicy([CLICK])
+    first, give_up = policy.next(None, []), policy.next(None, [])
+    assert [(r.output_format, r.coordinates) for r in (first, give_up)] == [("qwen", "grid1000")] * 2
+    _, trace, *_ = run(tmp_path, [CLICK, DONE])
+    assert {(s.output_format, s.coordinates) for s in read_run(trace.dir).steps} == {("qwen", "grid1000")}
 
 
 class FailSafeException(Exception):

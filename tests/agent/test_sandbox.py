@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -221,9 +222,137 @@ def test_given_workdir_is_used_and_kept(tmp_path):
     assert (tmp_path / "box" / "logs" / "xvfb.log").exists()
 
 
+@pytest.mark.desktop
+def test_a_window_manager_that_dies_is_named_with_its_log(monkeypatch):
+    import tempfile
+
+    fake_bin = Path(tempfile.mkdtemp(prefix="fake-openbox-"))  # not under pytest's root-only tmp: the apps' user runs it
+    try:
+        fake_bin.chmod(0o755)
+        (fake_bin / "openbox").write_text("#!/bin/sh\necho 'openbox: no theme here' >&2\nexit 3\n")
+        (fake_bin / "openbox").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+        with pytest.raises(SandboxError, match=r"(?s)openbox exited 3 before managing the screen .*load average.*no theme here"):
+            Sandbox(width=640, height=480).start()
+    finally:
+        shutil.rmtree(fake_bin)
+
+
 def test_using_a_sandbox_that_is_not_running_is_an_error():
     sandbox = Sandbox()
     with pytest.raises(SandboxError, match="not running"):
         sandbox.run("true")
     with pytest.raises(SandboxError, match="not running"):
         _ = sandbox.env
+
+
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="switching apps to the unprivileged user needs root")
+
+
+@pytest.mark.desktop
+@ROOT_ONLY
+def test_apps_run_as_the_unprivileged_user_with_fixed_paths():
+    spec = SandboxSpec(apps=["mousepad"], wait_windows=["Mousepad$"], files={"note.txt": "hi\n"},
+                       setup=["echo {home} {workdir} > where.txt"])
+    seen = []
+    for _ in range(2):  # two runs: what the apps see is the same, the real folders differ
+        with Sandbox(spec) as sandbox:
+            answer = sandbox.run('id -un; echo "$HOME"; pwd; cat note.txt; cat where.txt').stdout.split("\n")
+            mousepad = int(sandbox.run("xdotool search --name 'Mousepad$' getwindowpid").stdout.split()[0])
+            owner = Path(f"/proc/{mousepad}").stat().st_uid
+            seen.append((answer, sandbox.workdir))
+            assert owner != 0 and (sandbox.home / "note.txt").stat().st_uid == owner
+    (first, first_dir), (second, second_dir) = seen
+    assert first[:5] == ["agent", "/home/agent", "/home/agent", "hi", "/home/agent /run/agent-desktop"]
+    assert first == second and first_dir != second_dir
+
+
+@pytest.mark.desktop
+def test_each_sandbox_has_its_own_session_bus():
+    ask = ("dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus "
+           "org.freedesktop.DBus.GetId")
+    with Sandbox(width=640, height=480) as first, Sandbox(width=640, height=480) as second:
+        ids = [box.run(ask) for box in (first, second)]
+        assert [done.returncode for done in ids] == [0, 0], [done.stderr for done in ids]
+        assert ids[0].stdout != ids[1].stdout  # two daemons, not one shared bus
+
+
+@pytest.mark.desktop
+@pytest.mark.skipif(shutil.which("xterm") is None, reason="needs xterm (./install.sh installs it)")
+def test_first_screenshot_waits_for_a_drawn_window():
+    from agent.screen import Screen
+    from agent.settle import drawn, window_boxes
+
+    # xterm paints its window only after a moment here: the sandbox must wait for that.
+    spec = SandboxSpec(apps=["sleep 0.3; exec xterm -title Late"], wait_windows=["^Late$"])
+    with Sandbox(spec) as sandbox:
+        screen = Screen(sandbox.display, xauthority=sandbox.env["XAUTHORITY"])
+        image, _ = screen.capture()
+        screen.close()
+        [box] = window_boxes(sandbox.env, "^Late$")
+        assert drawn(image, box)
+
+
+def test_settle_waits_for_drawn_boxes_and_a_still_screen():
+    from PIL import Image
+
+    from agent.settle import wait_until_settled
+
+    black = Image.new("RGB", (40, 30))
+    painted = black.copy()
+    painted.paste((200, 10, 10), (5, 5, 20, 20))
+    frames = [black] * 6 + [painted] * 100
+    calls = []
+
+    def capture():
+        calls.append(1)
+        return frames[len(calls) - 1]
+
+    assert wait_until_settled(capture, lambda: [(0, 0, 40, 30)], timeout=30, still_s=0.3)
+    assert len(calls) > 6  # the black (unpainted) frames never counted as settled
+
+
+def test_settle_keeps_waiting_while_the_window_query_times_out():
+    from PIL import Image
+
+    from agent.settle import wait_until_settled
+
+    frame = Image.new("RGB", (40, 30))
+    frame.paste((200, 10, 10), (5, 5, 20, 20))  # drawn: more than one colour
+    answers = iter([subprocess.TimeoutExpired("xdotool", 10)] * 3)
+
+    def boxes():
+        error = next(answers, None)
+        if error:
+            raise error
+        return [(0, 0, 40, 30)]
+
+    assert wait_until_settled(lambda: frame, boxes, timeout=30, still_s=0.1)
+    assert next(answers, None) is None  # it asked again until the X server answered
+
+
+def test_settle_gives_up_after_its_timeout():
+    from PIL import Image
+
+    from agent.settle import wait_until_settled
+
+    flicker = [Image.new("RGB", (4, 4), (i % 2 * 255, 0, 0)) for i in range(1000)]
+    frames = iter(flicker)
+    started = time.monotonic()
+    assert not wait_until_settled(lambda: next(frames), lambda: [], timeout=0.5, still_s=0.3)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.desktop
+def test_task_files_cannot_escape_the_sandbox(tmp_path):
+    outside = tmp_path / "victim.txt"
+    spec = SandboxSpec(files={"link/escape.txt": "x"}, setup=[])
+    with Sandbox(spec) as sandbox:
+        pass  # a plain relative key is fine
+    # A symlink in HOME pointing outside: writing through it is refused.
+    (tmp_path / "box" / "home").mkdir(parents=True)
+    (tmp_path / "box" / "home" / "link").symlink_to(tmp_path)
+    with pytest.raises(SandboxError, match="outside the sandbox"):
+        with Sandbox(SandboxSpec(files={"link/victim.txt": "pwned"}), workdir=tmp_path / "box"):
+            pass
+    assert not outside.exists()

@@ -90,7 +90,8 @@ def test_missing_and_bad_fields_are_listed_with_paths():
     assert "instruction: field required" in message
     assert "max_steps: Input should be greater than or equal to 1" in message
     assert "checks.items[0]: give exactly one of equals, contains, matches (got ['equals', 'contains'])" in message
-    assert "checks.items[1]: a check needs one of the keys title (window), path (file) or command" in message
+    assert ("checks.items[1]: a check needs one of the keys title (window), no_title (no such window), "
+            "path (file), command (command) or answer") in message
 
 
 def test_bad_regex_and_wrong_type_are_named():
@@ -163,7 +164,7 @@ def test_reference_steps_must_parse_stay_on_the_grid_and_end_with_terminate():
     assert problems[1].startswith("reference[1]: ") and "1200" in problems[1]
     assert len(problems) == 2
     unfinished = task_from_data(minimal(reference=[CLICK]), "r.yaml")
-    assert reference_problems(unfinished) == ["reference[0]: the last step must be a terminate action"]
+    assert reference_problems(unfinished) == ["reference[0]: the last step must be a terminate or answer action"]
     assert reference_problems(task_from_data(minimal(), "r.yaml")) == []
 
 
@@ -171,12 +172,12 @@ def test_validate_reports_reference_problems(tmp_path):
     path = tmp_path / "noterm.yaml"
     path.write_text(yaml.safe_dump(minimal(reference=[CLICK])))
     assert validate_paths([path]).report_lines() == [
-        f"error {path}: reference[0]: the last step must be a terminate action"
+        f"error {path}: reference[0]: the last step must be a terminate or answer action"
     ]
 
 
 def test_every_shipped_task_validates():
-    report = validate_paths([TASKS])
+    report = validate_paths(sorted(TASKS.glob("*.yaml")))  # suites/ holds suite files, checked by agent.bench
     assert report.ok, "\n".join(report.report_lines())
     names = {Path(line.split()[1]).name for line in report.report_lines()}
     assert "open_settings.yaml" in names and len(names) >= 5
@@ -187,3 +188,123 @@ def test_open_settings_checks_the_preferences_window():
     assert task.sandbox.apps == ["mousepad"]
     assert [check.title for check in task.checks.items] == ["^Mousepad Preferences$"]
     assert len(task.reference) >= 2
+
+
+# -- schema parts added for the 24-task suite ------------------------------------------------
+def test_new_check_kinds_are_told_by_their_keys():
+    from agent.tasks import AnswerCheck, NoWindowCheck
+
+    items = [{"no_title": "Dialog"}, {"answer": "^42$"}, {"command": "echo 1", "equals": "1", "status": 0}]
+    task = task_from_data(minimal(checks={"items": items}), "t.yaml")
+    assert [type(item) for item in task.checks.items] == [NoWindowCheck, AnswerCheck, CommandCheck]
+    assert task.checks.items[2].equals == "1"
+
+
+def test_command_check_takes_at_most_one_stdout_condition():
+    with pytest.raises(TaskError, match=r"checks.items\[0\]: give at most one of equals, contains, matches"):
+        task_from_data(minimal(checks={"items": [{"command": "true", "equals": "a", "matches": "b"}]}), "t.yaml")
+
+
+def test_difficulty_and_applications():
+    task = task_from_data(minimal(difficulty="hard", applications=["xterm", "mousepad"]), "t.yaml")
+    assert task.difficulty == "hard" and task.applications == ["xterm", "mousepad"]
+    with pytest.raises(TaskError, match="difficulty: Input should be 'easy', 'medium' or 'hard'"):
+        task_from_data(minimal(difficulty="trivial"), "t.yaml")
+
+
+@pytest.mark.parametrize("key", ["/etc/cron.d/x", "../escape.txt", "{home}/../../x", "{workdir}/../x", "a/../../b"])
+def test_files_keys_that_leave_the_sandbox_are_refused(key):
+    with pytest.raises(TaskError, match="leaves the sandbox"):
+        task_from_data(minimal(sandbox={"files": {key: "x"}}), "t.yaml")
+    allowed = task_from_data(minimal(sandbox={"files": {key: "x"}, "allow_outside_paths": True}), "t.yaml")
+    assert key in allowed.sandbox.files
+
+
+def test_file_checks_outside_the_sandbox_need_the_opt_in():
+    outside = {"checks": {"items": [{"path": "/etc/passwd", "contains": "root"}]}}
+    with pytest.raises(TaskError, match=r"checks.items\[0\].path '/etc/passwd' leaves the sandbox"):
+        task_from_data(minimal(**outside), "t.yaml")
+    task = task_from_data(minimal(**outside, sandbox={"allow_outside_paths": True}), "t.yaml")
+    assert task.checks.allow_outside_paths
+
+
+def test_files_can_copy_fixtures_from_beside_the_task_file(tmp_path):
+    from agent.task_files import write_task_files
+
+    (tmp_path / "fixtures").mkdir()
+    blob = bytes(range(256)) * 4  # not text: copied byte for byte
+    (tmp_path / "fixtures" / "blob.bin").write_bytes(blob)
+    data = minimal(sandbox={"files": {"Pictures/blob.bin": {"from": "fixtures/blob.bin"}, "note.txt": "hi"}})
+    path = tmp_path / "task.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    task = load_task(path)
+    workdir = tmp_path / "box"
+    (workdir / "home").mkdir(parents=True)
+    write_task_files(task.sandbox, workdir, workdir / "home")
+    assert (workdir / "home" / "Pictures" / "blob.bin").read_bytes() == blob
+    assert (workdir / "home" / "note.txt").read_text() == "hi"
+
+
+def test_a_missing_or_escaping_fixture_is_reported_by_validate(tmp_path):
+    data = minimal(sandbox={"files": {"a.png": {"from": "fixtures/none.png"}}})
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    [(_, error)] = validate_paths([tmp_path / "t.yaml"]).results
+    assert "fixture" in error and "none.png does not exist" in error
+    with pytest.raises(TaskError, match="relative path inside the task file's folder"):
+        task_from_data(minimal(sandbox={"files": {"a.png": {"from": "../secret"}}}), "t.yaml")
+
+
+def test_an_unquoted_hash_that_cut_a_value_says_to_quote_it(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(textwrap.dedent("""\
+        id: demo
+        instruction: Do it.
+        sandbox:
+          setup:
+            - echo '#' >> notes.txt # adds a heading
+        checks:
+          items:
+            - title: Demo
+        reference: []
+        """), encoding="utf-8")
+    with pytest.raises(TaskError) as caught:
+        load_task(path)
+    message = str(caught.value)
+    assert f"{path}: line 5:" in message and "put the whole value in quotes" in message
+    assert "echo '#' >> notes.txt" in message
+
+
+def test_comments_on_their_own_lines_and_after_numbers_are_accepted(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("# a task\nid: demo\ninstruction: 'Do it # now'\nmax_steps: 5  # enough\n"
+                    "checks:\n  items:\n    - title: Demo\n", encoding="utf-8")
+    task = load_task(path)
+    assert task.instruction == "Do it # now" and task.max_steps == 5
+
+
+# -- the shipped suite -----------------------------------------------------------------------
+ACTION_KINDS = {"key", "type", "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
+                "double_click", "triple_click", "scroll", "hscroll", "wait", "terminate", "answer"}
+
+
+def shipped_tasks():
+    return [load_task(path) for path in sorted(TASKS.glob("*.yaml"))]
+
+
+def test_the_suite_has_24_tasks_on_6_applications_with_difficulty():
+    tasks = shipped_tasks()
+    assert len(tasks) >= 24
+    assert all(task.difficulty and task.applications for task in tasks)
+    assert len({app for task in tasks for app in task.applications}) >= 6
+
+
+def test_the_suite_covers_every_action_kind():
+    from actions import parse
+
+    used = {action.action for task in shipped_tasks() for text in task.reference for action in parse(text).actions}
+    assert used == ACTION_KINDS
+
+
+def test_at_least_four_tasks_span_two_applications_or_ten_steps():
+    long_or_wide = [task.id for task in shipped_tasks() if len(task.applications) >= 2 or len(task.reference) >= 10]
+    assert len(long_or_wide) >= 4, long_or_wide

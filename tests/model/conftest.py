@@ -29,8 +29,14 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def merge2_model(tiny_checkpoint):
-    """Our model loaded (float32, CPU) from the "merge2" tiny checkpoint."""
+def merge2_loaded(tiny_checkpoint):
+    """The "merge2" tiny checkpoint loaded by us (float32, CPU): model, tokenizer, processor, defaults."""
     from model.loader import from_pretrained
 
     return from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def merge2_model(merge2_loaded):
+    """The Qwen3VL module of merge2_loaded."""
+    return merge2_loaded.model

@@ -9,6 +9,7 @@ from PIL import Image
 
 from model.chat import encode_chat, expand_image_pads, message_images, render_chat, template_data
 from model.processor import ProcessorConfig
+from model.errors import ChatTemplateError, TokenizerError
 from model.tiny_tokenizer import write_tiny_tokenizer
 from model.tokenizer import Tokenizer
 
@@ -209,17 +210,18 @@ def test_expand_image_pads_checks_the_count():
 def test_template_sandbox_blocks_python_internals():
     import jinja2
 
-    with pytest.raises(jinja2.exceptions.SecurityError):
-        render_chat("{{ messages.__class__.__mro__ }}", [])
-    with pytest.raises(jinja2.exceptions.SecurityError):
-        render_chat("{% set ns = namespace(_x=1) %}", [])
+    for template in ("{{ messages.__class__.__mro__ }}", "{% set ns = namespace(_x=1) %}"):
+        with pytest.raises(ChatTemplateError) as error:  # the template's error, typed for the user
+            render_chat(template, [])
+        assert isinstance(error.value.__cause__, jinja2.exceptions.SecurityError)
 
 
 def test_template_helpers_match_transformers():
     import jinja2
 
-    with pytest.raises(jinja2.exceptions.TemplateError, match="no system"):
+    with pytest.raises(ChatTemplateError, match="no system") as error:
         render_chat("{{ raise_exception('no system') }}", [])
+    assert isinstance(error.value.__cause__, jinja2.exceptions.TemplateError)
     assert render_chat("{{ tools | tojson }}", [], tools=[{"a": "<é>"}]) == '[{"a": "<é>"}]'
     assert render_chat("{{ tools[0] | tojson(indent=2) }}", [], tools=[{"a": 1}]) == '{\n  "a": 1\n}'
     assert len(render_chat("{{ strftime_now('%Y-%m-%d') }}", [])) == 10
@@ -244,5 +246,5 @@ def test_missing_template_is_reported(tmp_path):
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     del config["chat_template"]
     (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
-    with pytest.raises(FileNotFoundError, match="no chat template"):
+    with pytest.raises(TokenizerError, match="no chat template"):
         encode_chat(Tokenizer.from_folder(tmp_path), [{"role": "user", "content": "x"}])

@@ -21,6 +21,8 @@ def test_auto_picks_cpu_float32_without_cuda():
 
 
 def test_bad_device_and_dtype_are_named():
+    from model.errors import DeviceError
+
     with pytest.raises(ValueError, match="float16 is not supported on CPU"):
         resolve_device_dtype("cpu", "float16")
     with pytest.raises(ValueError, match="dtype 'float8'"):
@@ -28,8 +30,10 @@ def test_bad_device_and_dtype_are_named():
     with pytest.raises(ValueError, match="'gpu0' is not a torch device"):
         resolve_device_dtype("gpu0", "auto")
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
+        with pytest.raises(DeviceError, match=r"--device cuda requested, but .*(CPU-only build|finds no usable GPU)"):
             resolve_device_dtype("cuda", "auto")
+    with pytest.raises(DeviceError, match="only cpu and cuda devices are supported"):
+        resolve_device_dtype("mps", "auto")
 
 
 def test_bench_table_reports_speedups_in_the_right_direction():

@@ -101,7 +101,7 @@ def test_kvcache_call_matches_sdpa_on_our_cache_layout(install_stand_in, past, t
 
 def test_whole_model_through_the_flash_calls_matches_sdpa(install_stand_in, tiny_checkpoint):
     """Vision, a prefill (trimmed last layer included) and a second chunk after it, on one model."""
-    model = from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="float32")
+    model = from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="float32").model
     install_stand_in()
     cfg = model.config
     grids = [(1, 4, 6), (1, 2, 4)]

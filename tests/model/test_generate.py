@@ -1,4 +1,5 @@
-"""Generation: greedy and seeded sampling, stop ids and strings, streaming, defaults."""
+"""Generation: greedy and seeded sampling, stop ids and strings, streaming, defaults, and the one path
+(single-turn generation is a one-turn Session, with its guard against vision placeholders)."""
 from __future__ import annotations
 
 import json
@@ -6,14 +7,15 @@ import json
 import pytest
 import torch
 
-from model.generate import decode_loop, generate, prefill
+from model.generate import decode_loop, generate
 from model.generation_config import GenerationConfig, load_generation_defaults
+from model.loader import from_pretrained
 from model.sampling import filter_logits, sample_next
+from model.session import Session
 from model.streaming import TextStream
+from model.vision_guard import vision_token_ids
 
-
-def _prompt(model) -> list[int]:
-    return model.tokenizer.encode("<|im_start|>user\nOpen the settings.<|im_end|>\n<|im_start|>assistant\n")
+PROMPT = "Open the settings."
 
 
 def test_top_k_and_top_p_filters():
@@ -34,33 +36,30 @@ def test_sampling_respects_top_k_one_and_temperature_zero():
     assert spread == {0, 1, 2, 3}
 
 
-def test_seeded_sampling_is_reproducible_and_seed_dependent(merge2_model):
-    ids = _prompt(merge2_model)
+def test_seeded_sampling_is_reproducible_and_seed_dependent(merge2_loaded):
     config = GenerationConfig(max_new_tokens=12, temperature=1.5, top_p=0.95, top_k=50, seed=1)
-    first, again = generate(merge2_model, ids, config=config), generate(merge2_model, ids, config=config)
-    other = generate(merge2_model, ids, config=config.with_overrides(seed=2))
+    first, again = generate(merge2_loaded, PROMPT, config=config), generate(merge2_loaded, PROMPT, config=config)
+    other = generate(merge2_loaded, PROMPT, config=config.with_overrides(seed=2))
     assert first.token_ids == again.token_ids
     assert first.token_ids != other.token_ids
 
 
-def test_stops_on_a_stop_token_and_keeps_it_out_of_the_text(merge2_model):
-    ids = _prompt(merge2_model)
-    free = generate(merge2_model, ids, config=GenerationConfig(max_new_tokens=6))
+def test_stops_on_a_stop_token_and_keeps_it_out_of_the_text(merge2_loaded):
+    free = generate(merge2_loaded, PROMPT, config=GenerationConfig(max_new_tokens=6))
     stop_id = free.token_ids[3]
-    stopped = generate(merge2_model, ids, config=GenerationConfig(max_new_tokens=6, stop_token_ids=(stop_id,)))
+    stopped = generate(merge2_loaded, PROMPT, config=GenerationConfig(max_new_tokens=6, stop_token_ids=(stop_id,)))
     first = free.token_ids.index(stop_id)
     assert stopped.token_ids == free.token_ids[: first + 1]
     assert stopped.stop_reason == "stop_token"
-    assert stopped.text == merge2_model.tokenizer.decode(free.token_ids[:first], skip_special_tokens=True)
+    assert stopped.text == merge2_loaded.tokenizer.decode(free.token_ids[:first], skip_special_tokens=True)
 
 
-def test_stop_string_cuts_text_and_streams_only_text_before_it(merge2_model):
-    ids = _prompt(merge2_model)
-    free = generate(merge2_model, ids, config=GenerationConfig(max_new_tokens=16))
+def test_stop_string_cuts_text_and_streams_only_text_before_it(merge2_loaded):
+    free = generate(merge2_loaded, PROMPT, config=GenerationConfig(max_new_tokens=16))
     assert len(free.text) > 6
     stop = free.text[3:6]
     pieces: list[str] = []
-    result = generate(merge2_model, ids, config=GenerationConfig(max_new_tokens=16, stop_strings=(stop,)),
+    result = generate(merge2_loaded, PROMPT, config=GenerationConfig(max_new_tokens=16, stop_strings=(stop,)),
                       on_token=lambda token, piece: pieces.append(piece))
     assert result.stop_reason == "stop_string"
     assert result.text == free.text[: free.text.index(stop)]
@@ -68,15 +67,16 @@ def test_stop_string_cuts_text_and_streams_only_text_before_it(merge2_model):
     assert result.token_ids == free.token_ids[: len(result.token_ids)]
 
 
-def test_streaming_callback_sees_every_token_and_the_whole_text(merge2_model):
+def test_streaming_callback_sees_every_token_and_the_whole_text(merge2_loaded):
     seen: list[tuple[int, str]] = []
-    result = generate(merge2_model, _prompt(merge2_model), config=GenerationConfig(max_new_tokens=10),
+    result = generate(merge2_loaded, PROMPT, config=GenerationConfig(max_new_tokens=10),
                       on_token=lambda token, piece: seen.append((token, piece)))
     assert [token for token, _ in seen][:10] == result.token_ids
     assert "".join(piece for _, piece in seen) == result.text
     assert result.stop_reason == "max_new_tokens" and len(result.token_ids) == 10
-    assert result.prompt_tokens == len(_prompt(merge2_model))
-    assert {"vision_s", "prefill_s", "decode_s", "decode_tokens_per_s"} <= set(result.timings)
+    expected_prompt = merge2_loaded.tokenizer.encode(f"<|im_start|>user\n{PROMPT}<|im_end|>\n<|im_start|>assistant\n")
+    assert result.counters.prompt_tokens == len(expected_prompt)  # rendered by the chat template
+    assert result.counters.prefill_ms > 0 and result.counters.decode_ms > 0
 
 
 def test_text_stream_holds_back_partial_characters_and_stop_prefixes():
@@ -97,20 +97,53 @@ def test_text_stream_holds_back_partial_characters_and_stop_prefixes():
     assert stream.text == "€Ex"
 
 
-def test_decode_continues_from_the_cursor(merge2_model):
-    """prefill + decode_loop (what a session reuses) gives the same tokens as generate."""
-    ids = torch.tensor(_prompt(merge2_model))
+def test_generate_is_a_one_turn_session(merge2_loaded):
+    """Single-turn generation and a Session's first turn are one path: same ids, same counters."""
+    from PIL import Image
+
+    image = Image.new("RGB", (96, 64), (30, 120, 200))
     config = GenerationConfig(max_new_tokens=8)
+    reply = generate(merge2_loaded, PROMPT, [image], config)
+    session = Session(merge2_loaded)
+    session.add_user(PROMPT, images=[image])
+    turn = session.generate(config)
+    assert reply.token_ids == turn.token_ids and reply.text == turn.text
+    assert reply.counters.prompt_tokens == turn.counters.prompt_tokens
+    assert (reply.counters.images, reply.counters.images_encoded) == (1, 1)
+    # the MRoPE cursor has one owner, the ledger, which covers exactly what the KV cache holds
+    assert len(session.ledger) == session.cache.length == turn.counters.prompt_tokens + len(turn.token_ids) - 1
+    assert not hasattr(session.cache, "cursor")
+
+
+def test_single_turn_replies_never_contain_vision_placeholders(tiny_checkpoint):
+    """A model that prefers <|image_pad|> everywhere still answers without it through `generate`."""
+    loaded = from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="float32")
+    pad = loaded.tokenizer.special.image_pad
+    head = loaded.model.lm_head  # untied in merge2: give the head a bias that makes the pad win every argmax
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        biased.weight.copy_(head.weight)
+        biased.bias.zero_()
+        biased.bias[pad] = 1e4
+    loaded.model.lm_head = biased
+    ids = torch.tensor(loaded.tokenizer.encode(f"<|im_start|>user\n{PROMPT}<|im_end|>\n<|im_start|>assistant\n"))
+    raw = loaded.model(ids, torch.arange(len(ids)).expand(3, -1), loaded.model.new_cache())
+    assert int(raw[-1].argmax()) == pad  # unguarded, the model would write a vision placeholder
+    reply = generate(loaded, PROMPT, config=GenerationConfig(max_new_tokens=6))
+    assert len(reply.token_ids) == 6
+    assert not set(reply.token_ids) & set(vision_token_ids(loaded.tokenizer))
+
+
+def test_decode_loop_feeds_all_but_the_last_token(merge2_model, merge2_loaded):
+    ids = torch.tensor(merge2_loaded.tokenizer.encode("<|im_start|>user\nhi<|im_end|>\n"))
     cache = merge2_model.new_cache()
-    logits = prefill(merge2_model, cache, ids)
-    assert cache.cursor == len(ids)
-    result = decode_loop(merge2_model, cache, logits, cache.cursor, config, merge2_model.tokenizer)
-    assert result.token_ids == generate(merge2_model, ids, config=config).token_ids
-    assert cache.length == len(ids) + 7  # the last sampled token is not fed back
-    assert result.cursor == len(ids) + 7
+    logits = merge2_model(ids, torch.arange(len(ids)).expand(3, -1), cache)
+    result = decode_loop(merge2_model, cache, logits, len(ids), GenerationConfig(max_new_tokens=5))
+    assert len(result.token_ids) == 5 and cache.length == len(ids) + 4
+    assert {"decode_s", "decode_tokens_per_s"} <= set(result.timings)
 
 
-def test_defaults_come_from_generation_config(tmp_path, merge2_model):
+def test_defaults_come_from_generation_config(tmp_path, merge2_loaded):
     (tmp_path / "generation_config.json").write_text(json.dumps(
         {"do_sample": True, "temperature": 0.7, "top_p": 0.8, "top_k": 20, "eos_token_id": [5, 6]}))
     defaults = load_generation_defaults(tmp_path)
@@ -118,9 +151,9 @@ def test_defaults_come_from_generation_config(tmp_path, merge2_model):
     assert defaults.stop_token_ids == (5, 6)
     (tmp_path / "generation_config.json").write_text(json.dumps({"do_sample": False, "temperature": 0.7}))
     assert load_generation_defaults(tmp_path).temperature == 0.0
-    loaded = merge2_model.generation_defaults  # the tiny checkpoint mirrors Qwen3-VL-Instruct's file
+    loaded = merge2_loaded.generation_defaults  # the tiny checkpoint mirrors Qwen3-VL-Instruct's file
     assert loaded.temperature == 0.7 and loaded.top_k == 20
-    assert merge2_model.tokenizer.special.im_end in loaded.stop_token_ids
+    assert merge2_loaded.tokenizer.special.im_end in loaded.stop_token_ids
 
 
 def test_bad_generation_settings_are_named():

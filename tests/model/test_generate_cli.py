@@ -27,8 +27,7 @@ def screenshot(tmp_path_factory) -> Path:
     return path
 
 
-def test_json_output_with_an_image(tiny_checkpoint, merge2_model, screenshot):
-    from model.chat import encode_chat
+def test_json_output_with_an_image(tiny_checkpoint, merge2_loaded, screenshot):
     from model.generate import generate
     from model.generation_config import GenerationConfig
 
@@ -38,14 +37,12 @@ def test_json_output_with_an_image(tiny_checkpoint, merge2_model, screenshot):
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     assert set(payload) >= {"text", "token_ids", "prompt_tokens", "timings"}
-    # The same turn in-process through the chat template gives the same greedy tokens.
+    # The same turn in-process (a one-turn Session through the chat template) gives the same greedy tokens.
     from PIL import Image
 
-    batch = merge2_model.processor_config.preprocess([Image.open(screenshot)])
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is on screen?"}]}]
-    ids = encode_chat(merge2_model.tokenizer, messages, batch.tokens_per_image())
-    expected = generate(merge2_model, ids, batch.pixel_values, batch.grid_thw, GenerationConfig(max_new_tokens=6))
-    assert payload["prompt_tokens"] == len(ids)
+    expected = generate(merge2_loaded, "What is on screen?", [Image.open(screenshot).convert("RGB")],
+                        GenerationConfig(max_new_tokens=6))
+    assert payload["prompt_tokens"] == expected.counters.prompt_tokens
     assert payload["token_ids"] == expected.token_ids[: len(payload["token_ids"])]
     assert payload["text"] == expected.text
 

@@ -35,7 +35,7 @@ def _filled(cache):
 
 @pytest.mark.parametrize("preset", ["merge2", "hf_test", "tied"])
 def test_last_only_matches_the_full_pass(tiny_checkpoint, preset):
-    model = from_pretrained(tiny_checkpoint(preset), device="cpu", dtype="float32")
+    model = from_pretrained(tiny_checkpoint(preset), device="cpu", dtype="float32").model
     ids, positions, images = _image_prompt(model)
     full_cache, last_cache = model.new_cache(), model.new_cache()
     every = model(ids, positions, full_cache, images, logits="all")
@@ -65,7 +65,7 @@ def test_trimmed_prefill_then_a_second_chunk_sees_the_whole_cache(merge2_model):
 
 def test_text_only_last_logits_match_with_unfused_projections(tiny_checkpoint):
     """The trimmed path without the fused q/k/v matrix (separate Linears) gives the same answer."""
-    model = from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="float32")
+    model = from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="float32").model
     ids = torch.tensor([3, 4, 5, 6, 7, 8])
     positions = torch.arange(6).expand(3, -1)
     fused = model(ids, positions, model.new_cache(), logits="last")

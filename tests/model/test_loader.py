@@ -71,7 +71,7 @@ def test_sharded_checkpoint_loads_the_same_weights(tiny_checkpoint, merge2_model
     folder = tiny_checkpoint("merge2", max_shard_size="50KB")
     index = json.loads((folder / "model.safetensors.index.json").read_text())
     assert len(set(index["weight_map"].values())) > 1
-    sharded = from_pretrained(folder, device="cpu", dtype="float32")
+    sharded = from_pretrained(folder, device="cpu", dtype="float32").model
     torch.testing.assert_close(_logits(sharded), _logits(merge2_model), rtol=0, atol=0)
 
 
@@ -87,12 +87,12 @@ def test_transformers_457_config_spelling(tiny_checkpoint, tmp_path, merge2_mode
     raw["transformers_version"] = "4.57.0"
     (folder / "config.json").write_text(json.dumps(raw))
     assert load_config(folder) == merge2_model.config
-    legacy = from_pretrained(folder, device="cpu", dtype="float32")
+    legacy = from_pretrained(folder, device="cpu", dtype="float32").model
     torch.testing.assert_close(_logits(legacy), _logits(merge2_model), rtol=0, atol=0)
 
 
 def test_tied_head_shares_the_embedding(tiny_checkpoint):
-    model = from_pretrained(tiny_checkpoint("tied"), device="cpu", dtype="float32")
+    model = from_pretrained(tiny_checkpoint("tied"), device="cpu", dtype="float32").model
     assert model.lm_head.weight is model.language_model.embed_tokens.weight
 
 
@@ -105,7 +105,7 @@ def test_patch_embedding_is_a_matmul_of_the_conv_kernel(tiny_checkpoint, merge2_
 
 
 def test_bfloat16_on_cpu_is_close_to_float32(tiny_checkpoint, merge2_model):
-    model = from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="bfloat16")
+    model = from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="bfloat16").model
     assert model.dtype == torch.bfloat16 and model.attention_backend == "sdpa"
     full, half = _logits(merge2_model), _logits(model)
     assert (half.argmax(-1) == full.argmax(-1)).float().mean() >= 0.5
@@ -130,8 +130,8 @@ def test_offline_hub_id_explains_how_to_download(tmp_path):
 
 def test_moving_a_loaded_model_keeps_fused_weights_in_step(tiny_checkpoint, merge2_model):
     folder = tiny_checkpoint("merge2")
-    direct = from_pretrained(folder, device="cpu", dtype="bfloat16")
-    cast = from_pretrained(folder, device="cpu", dtype="float32").to(torch.bfloat16)
+    direct = from_pretrained(folder, device="cpu", dtype="bfloat16").model
+    cast = from_pretrained(folder, device="cpu", dtype="float32").model.to(torch.bfloat16)
     attention = cast.language_model.layers[0].self_attn
     assert attention.fused_qkv.weight.dtype == torch.bfloat16
     assert attention.q_proj.weight.data_ptr() == attention.fused_qkv.weight.data_ptr()  # a view, not a copy

@@ -14,6 +14,8 @@ from model.generate import generate
 from model.generation_config import GenerationConfig
 from model.loader import from_pretrained
 from model.positions import image_token_count, mrope_positions
+from model.session import Session
+from model.vision_guard import vision_token_ids
 
 PRESETS = ["hf_test", "merge2", "tied"]
 NEW_TOKENS = 32
@@ -32,11 +34,11 @@ def _images(sizes):
     return images
 
 
-def _prompt(model, n_images: int):
+def _prompt(loaded, n_images: int):
     """Chat-shaped ids with n_images images, plus the images' pixel rows and grids."""
-    tok, cfg = model.tokenizer, model.config
+    tok, cfg = loaded.tokenizer, loaded.config
     ids = tok.encode("<|im_start|>user\n")
-    batch = model.processor_config.preprocess(_images(IMAGE_SIZES[:n_images])) if n_images else None
+    batch = loaded.processor_config.preprocess(_images(IMAGE_SIZES[:n_images])) if n_images else None
     for grid in ([] if batch is None else batch.grid_thw.tolist()):
         count = image_token_count(grid, cfg.vision.spatial_merge_size)
         ids += [cfg.vision_start_token_id] + [cfg.image_token_id] * count + [cfg.vision_end_token_id]
@@ -66,8 +68,9 @@ def pair(request, tiny_checkpoint):
 
 
 def test_full_sequence_logits_match(pair):
-    ours, reference = pair
-    ids, pixels, grids = _prompt(ours, n_images=2)
+    loaded, reference = pair
+    ours = loaded.model
+    ids, pixels, grids = _prompt(loaded, n_images=2)
     assert grids[0].tolist() != grids[1].tolist()  # two images of different grids in one prompt
     with torch.no_grad():
         expected = reference(**_reference_inputs(ours, ids, pixels, grids)).logits[0]
@@ -86,12 +89,19 @@ def test_greedy_generation_matches(pair, n_images):
     from transformers import GenerationConfig as ReferenceGenerationConfig
 
     ours, reference = pair
-    ids, pixels, grids = _prompt(ours, n_images)
+    images = _images(IMAGE_SIZES[:n_images])
+    session = Session(ours)  # what `generate` runs: a one-turn session, to read the prompt it renders
+    session.add_user("Describe the screen.", images=images)
+    prompt = session.render()
+    ids = torch.tensor(prompt.input_ids)
+    pixels, grids = (prompt.pixel_values(), prompt.grid_thw()) if n_images else (None, None)
     settings = ReferenceGenerationConfig(do_sample=False, max_new_tokens=NEW_TOKENS, eos_token_id=None,
-                                         pad_token_id=ours.tokenizer.special.endoftext)
+                                         pad_token_id=ours.tokenizer.special.endoftext,
+                                         suppress_tokens=vision_token_ids(ours.tokenizer))
     with torch.no_grad():
         expected = reference.generate(**_reference_inputs(ours, ids, pixels, grids), generation_config=settings)
-    result = generate(ours, ids, pixels, grids, GenerationConfig(max_new_tokens=NEW_TOKENS))
+    result = generate(ours, "Describe the screen.", images, GenerationConfig(max_new_tokens=NEW_TOKENS))
+    assert result.counters.prompt_tokens == len(ids)
     assert result.token_ids == expected[0, len(ids):].tolist()
     assert len(result.token_ids) == NEW_TOKENS
 
@@ -101,9 +111,10 @@ def test_bfloat16_on_cpu_matches_the_reference_in_bfloat16(tiny_checkpoint):
     from transformers import Qwen3VLForConditionalGeneration
 
     folder = tiny_checkpoint("merge2")
-    ours = from_pretrained(folder, device="cpu", dtype="bfloat16")
+    loaded = from_pretrained(folder, device="cpu", dtype="bfloat16")
+    ours = loaded.model
     reference = Qwen3VLForConditionalGeneration.from_pretrained(folder, dtype=torch.bfloat16).eval()
-    ids, pixels, grids = _prompt(ours, n_images=2)
+    ids, pixels, grids = _prompt(loaded, n_images=2)
     with torch.no_grad():
         expected = reference(**_reference_inputs(ours, ids, pixels, grids)).logits[0].float()
     starts = [i for i in range(len(ids)) if ids[i] == ours.config.image_token_id and ids[i - 1] != ids[i]]
@@ -118,9 +129,9 @@ def test_bfloat16_on_cpu_matches_the_reference_in_bfloat16(tiny_checkpoint):
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_cuda_half_precision_follows_float32(tiny_checkpoint, dtype):
     folder = tiny_checkpoint("merge2")
-    cpu = from_pretrained(folder, device="cpu", dtype="float32")
-    gpu = from_pretrained(folder, device="cuda", dtype=dtype)
-    ids, pixels, grids = _prompt(cpu, n_images=2)
+    cpu_loaded, gpu_loaded = from_pretrained(folder, device="cpu", dtype="float32"), from_pretrained(folder, device="cuda", dtype=dtype)
+    cpu, gpu = cpu_loaded.model, gpu_loaded.model
+    ids, pixels, grids = _prompt(cpu_loaded, n_images=2)
     starts = [i for i in range(len(ids)) if ids[i] == cpu.config.image_token_id and ids[i - 1] != ids[i]]
     positions, _ = mrope_positions(ids, grids.tolist(), 0, cpu.config.image_token_id, 2)
     outputs = []
@@ -129,5 +140,5 @@ def test_cuda_half_precision_follows_float32(tiny_checkpoint, dtype):
         outputs.append(model(ids, positions, model.new_cache(), list(zip(starts, features)), logits="all").cpu())
     relative = ((outputs[1] - outputs[0]).abs().max() / outputs[0].abs().max()).item()
     assert relative < 5e-2, f"{dtype} on CUDA ({gpu.attention_backend}) vs float32: {relative:.2e}"
-    result = generate(gpu, ids, pixels, grids, GenerationConfig(max_new_tokens=8))
+    result = generate(gpu_loaded, "Describe the screen.", _images(IMAGE_SIZES), GenerationConfig(max_new_tokens=8))
     assert len(result.token_ids) == 8

@@ -6,6 +6,7 @@ import unicodedata
 import pytest
 
 from model.tiny_tokenizer import CHAT_TEMPLATE, write_tiny_tokenizer
+from model.errors import TokenizerError
 from model.tokenizer import Tokenizer, load_chat_template, require_chat_template
 
 TEXTS = [
@@ -106,7 +107,7 @@ def test_named_template_list_picks_default(tmp_path):
 
 
 def test_missing_tokenizer_json_names_folder_and_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"tokenizer\.json") as error:
+    with pytest.raises(TokenizerError, match=r"tokenizer\.json") as error:
         Tokenizer.from_folder(tmp_path)
     assert str(tmp_path) in str(error.value)
 
@@ -118,7 +119,7 @@ def test_missing_chat_template_names_the_files_looked_for(tmp_path):
     del config["chat_template"]
     (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
     tokenizer = Tokenizer.from_folder(tmp_path)
-    with pytest.raises(FileNotFoundError, match="chat_template.jinja") as error:
+    with pytest.raises(TokenizerError, match="chat_template.jinja") as error:
         require_chat_template(tokenizer)
     assert str(tmp_path) in str(error.value)
 

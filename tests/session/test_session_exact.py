@@ -25,8 +25,8 @@ def run_turn(session, reference, turn: int, text: str | None = None):
     state = session.prefill(reserve=NEW_TOKENS)
     expected = reference_logits(reference, state.prompt)
     torch.testing.assert_close(state.logits, expected, atol=2e-5, rtol=1e-4)
-    reply = session.decode(state, greedy(session.model))
-    expected_ids = reference_greedy(reference, state.prompt, NEW_TOKENS, vision_token_ids(session.model))
+    reply = session.decode(state, greedy(session.loaded))
+    expected_ids = reference_greedy(reference, state.prompt, NEW_TOKENS, vision_token_ids(session.tokenizer))
     assert reply.token_ids == expected_ids, f"turn {turn}"
     return state, reply
 
@@ -138,9 +138,9 @@ def test_budget_too_small_for_one_screenshot_fails_clearly(ours):
 
 
 def test_replies_never_contain_vision_placeholders(ours):
-    guarded = NoVisionTokens(ours)
+    guarded = NoVisionTokens(ours.model, ours.tokenizer)
     logits = torch.zeros(2, ours.config.text.vocab_size)
-    banned = vision_token_ids(ours)
+    banned = vision_token_ids(ours.tokenizer)
     logits = guarded.mask(logits)
     assert torch.isinf(logits[:, banned]).all() and (logits[:, banned] < 0).all()
     assert ours.tokenizer.special.image_pad in banned and ours.tokenizer.special.im_end not in banned

@@ -43,7 +43,7 @@ async def test_runs_list_is_newest_first_and_sortable(runs):
     async with app.run_test(size=SIZE) as pilot:
         table = await open_runs_list(pilot)
         assert table_column(table, "task") == ["edit_file", "calc_sum", "open_settings"]
-        assert table_column(table, "status") == ["running? ⚠", "failure", "success"]
+        assert table_column(table, "status") == ["killed ⚠", "failure", "success"]
         assert table_column(table, "steps") == ["2", "4", "3"]
         assert table_column(table, "duration") == ["3.5s", "2m00s", "6.5s"]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from agent.trace import RunResult, TraceWriter
-from agent.viewer.app import LiveRunApp, run_with_viewer
+from agent.viewer.app import QUIT_CONFIRM_S, LiveRunApp, after_words, run_with_viewer
 from agent.viewer.run_screen import RunScreen
-from pilot_helpers import step_rows, wait_until
+from pilot_helpers import plain, step_rows, wait_until
 from viewer_runs import meta, step
 
 pytestmark = pytest.mark.anyio
@@ -36,12 +36,42 @@ async def test_live_run_is_followed_and_q_stops_it(tmp_path: Path):
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: step_rows(app) == 2, "both steps")
         assert not app.abort.is_set()
+        await pilot.press("q")  # the first q only asks
+        assert not app.abort.is_set()
+        assert any("Press q again" in n.message for n in app._notifications)
         await pilot.press("q")
-        assert app.abort.is_set()
+        assert app.abort.is_set() and app.stopped_by_person
         await wait_until(pilot, lambda: app.run_done.is_set(), "the run to stop")
         await pilot.pause(0.1)
     assert app.exit_code == 3 and app.return_value == 3
     assert (tmp_path / "20261101-140000-live-abcd" / "result.json").exists()
+    words = after_words(app)
+    assert "aborted after 2 steps (you pressed q)" in words and "agent view" in words
+
+
+async def test_a_single_q_long_ago_does_not_count_as_confirmation(tmp_path: Path):
+    app = LiveRunApp(stepping_run(tmp_path), poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: step_rows(app) == 2, "both steps")
+        await pilot.press("q")
+        app._quit_asked_at -= QUIT_CONFIRM_S + 1  # as if the person pressed q a while ago
+        await pilot.press("q")
+        assert not app.abort.is_set()
+        await pilot.press("q")
+        assert app.abort.is_set()
+        await wait_until(pilot, lambda: app.run_done.is_set(), "the run to stop")
+
+
+async def test_a_healthy_live_run_reads_running_not_crashed(tmp_path: Path):
+    app = LiveRunApp(stepping_run(tmp_path), poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: step_rows(app) == 2, "both steps")
+        header = plain(app.screen.query_one("#run-header").content)
+        info = plain(app.screen.query_one("#run-info").content)
+        assert "status running" in header and "crashed" not in header and "no result.json" not in header
+        assert "result.json is missing" not in info
+        app.abort.set()
+        await wait_until(pilot, lambda: app.run_done.is_set(), "the run to stop")
 
 
 async def test_a_crashing_run_is_reported_and_kept_for_the_caller(tmp_path: Path):
@@ -64,7 +94,7 @@ def test_run_with_viewer_returns_the_exit_code_after_quitting(tmp_path: Path):
     async def quit_when_shown(pilot) -> None:
         app = pilot.app
         await wait_until(pilot, lambda: step_rows(app) == 1, "the step")
-        await pilot.press("q")
+        await pilot.press("q", "q")
 
     assert run_with_viewer(stepping_run(tmp_path, steps=1, code=5), auto_pilot=quit_when_shown) == 5
 

@@ -54,7 +54,7 @@ def test_failure_report_shows_failed_check_and_parse_error(runs, tmp_path: Path)
 def test_crashed_report_marks_the_damage(runs):
     html = write_report(runs["crashed"], None).read_text(encoding="utf-8")
     assert "No result: the run is still going or was killed." in html
-    assert "running or crashed" in html
+    assert "killed (no result.json)" in html
     assert "Screenshot step_0001.png is missing" in html
     assert "gpu_temp_c" in html and "truncated" in html
     assert len(embedded_images(html)) == 1

@@ -34,4 +34,4 @@ def test_summaries_of_recorded_runs(runs):
         "open_settings", "local:Qwen3-VL-2B-Instruct", "success", 3, 6.5)
     crashed = summarize(read_run(runs["crashed"]))
     # No result: the duration runs from the start to the end of the last whole step.
-    assert crashed.status_label == "running? ⚠" and crashed.damaged and crashed.duration_s == 3.5
+    assert crashed.status_label == "killed ⚠" and crashed.damaged and crashed.duration_s == 3.5

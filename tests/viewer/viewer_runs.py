@@ -7,6 +7,7 @@ monitor offset, so every drawing goes through the full mapping.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -96,7 +97,18 @@ def crashed_run(runs_dir: Path) -> Path:
     half = json.dumps({"step": 2, "started_at": "2026-11-01T12:00:04.000+00:00", "model_output": "partial"})[:40]
     with open(writer.dir / "steps.jsonl", "a", encoding="utf-8") as f:
         f.write(half)
+    written_by_dead_process(writer.dir)
     return writer.dir
+
+
+def written_by_dead_process(run_dir: Path) -> None:
+    """Make meta.json name a writer process that has exited, as a killed run's does."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    meta_path = run_dir / "meta.json"
+    data = json.loads(meta_path.read_text())
+    data["writer_pid"] = child.pid
+    meta_path.write_text(json.dumps(data))
 
 
 def all_runs(runs_dir: Path) -> dict[str, Path]:

@@ -20,9 +20,8 @@ def parse_screen(value: str) -> ScreenGeometry:
     return ScreenGeometry.flat(int(match.group(1)), int(match.group(2)))
 
 
-def _result(text: str, fmt: str, screen: str | None) -> dict[str, Any]:
+def _result(text: str, fmt: str, geometry: ScreenGeometry | None) -> dict[str, Any]:
     """The success object; raises ParseError/CoordinateError/ValueError for the error object."""
-    geometry = parse_screen(screen) if screen is not None else None
     parsed = parse(text, fmt)
     result: dict[str, Any] = {
         "ok": True,
@@ -38,9 +37,16 @@ def _result(text: str, fmt: str, screen: str | None) -> dict[str, Any]:
 
 
 def run_parse(text: str, fmt: str, screen: str | None) -> tuple[str, int]:
-    """(one-line JSON, exit code): 0 with the actions, 1 with {"ok": false, "error": …}."""
+    """(one-line JSON, exit code): 0 with the actions, 1 with {"ok": false, "error": …}.
+
+    A bad --screen is the caller's mistake, not the model's: the same error object with exit 2.
+    """
     try:
-        return json.dumps(_result(text, fmt, screen)), 0
+        geometry = parse_screen(screen) if screen is not None else None
+    except ValueError as exc:
+        return json.dumps({"ok": False, "error": str(exc)}), 2
+    try:
+        return json.dumps(_result(text, fmt, geometry)), 0
     except (ParseError, CoordinateError, ValueError) as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - the command promises JSON, never a traceback

@@ -32,7 +32,7 @@ DEVICE_OPT = typer.Option("auto", help="cpu, cuda, cuda:1 … (auto: cuda when a
 DTYPE_OPT = typer.Option("auto", help="float32, bfloat16, float16 (auto: bf16 on CUDA, fp32 on CPU).")
 MAX_PIXELS_OPT = typer.Option(DEFAULT_MAX_PIXELS, help="Pixel budget of each screenshot sent to the model (>= 1).")
 HISTORY_OPT = typer.Option(DEFAULT_HISTORY_IMAGES, help="Screenshots kept in the model's context (>= 1).")
-MAX_NEW_TOKENS_OPT = typer.Option(DEFAULT_MAX_NEW_TOKENS, help="Longest reply the local model may write per step (>= 1).")
+MAX_NEW_TOKENS_OPT = typer.Option(DEFAULT_MAX_NEW_TOKENS, help="Longest reply the model may write per step (>= 1; sent as max_tokens by the http policy).")
 RECORDING_OPT = typer.Option(None, "--recording", help="Run folder whose outputs the replay policy repeats.")
 MAX_STEPS_OPT = typer.Option(None, help="Override the task's step limit (>= 1).")
 ENDPOINT_OPT = typer.Option(None, "--endpoint", help="OpenAI-compatible server for --policy http (http://host:8000/v1).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import platform
 import threading
 from datetime import datetime, timezone
@@ -32,11 +33,19 @@ class RunSetupError(RuntimeError):
     """Something the person must fix before a run can start; the message says what."""
 
 
-def check_runs_dir(runs_dir: Path) -> None:
-    """Create runs_dir if needed; RunSetupError when it is a file or cannot be created."""
+def check_runs_dir(runs_dir: Path, create: bool = True) -> None:
+    """Create runs_dir if needed; RunSetupError when it is a file or cannot be created.
+
+    create=False only checks (a run that then fails to start leaves no empty runs folder behind).
+    """
     runs_dir = Path(runs_dir)
     if runs_dir.exists() and not runs_dir.is_dir():
         raise RunSetupError(f"--runs-dir {runs_dir} is a file, not a folder: pass a folder for the run folders")
+    if not create:
+        existing = next(p for p in (runs_dir.absolute(), *runs_dir.absolute().parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise RunSetupError(f"--runs-dir {runs_dir}: cannot create the folder: {existing} is not a writable folder")
+        return
     try:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -152,22 +161,30 @@ def run_task(task, policy: Policy, desktop: Desktop, settings: RunSettings, *, r
 
     RunSetupError when the run cannot start (runs folder, desktop, capture); nothing is left behind then.
     """
+    runs_dir_is_new = not Path(runs_dir).exists()
     run_id = reserve_run_dir(runs_dir, task.id)
     reserved = Path(runs_dir) / run_id
     try:
         start_desktop(desktop, str(task_file or task.id))
     except DesktopError as exc:
-        reserved.rmdir()
+        _unreserve(reserved, runs_dir_is_new)
         raise RunSetupError(str(exc)) from exc
     except BaseException:
-        reserved.rmdir()
+        _unreserve(reserved, runs_dir_is_new)
         raise
     try:
         return _run_on(task, policy, desktop, settings, reserved, abort, echo, task_file, on_run_dir)
     finally:
         desktop.close()
-        with contextlib.suppress(OSError):
-            reserved.rmdir()  # only when the run never wrote its meta.json
+        _unreserve(reserved, runs_dir_is_new)  # removes only what the run never wrote into
+
+
+def _unreserve(reserved: Path, runs_dir_is_new: bool) -> None:
+    """Remove the empty run folder of a run that never started, and the runs folder made for it."""
+    with contextlib.suppress(OSError):
+        reserved.rmdir()
+        if runs_dir_is_new:
+            reserved.parent.rmdir()
 
 
 def _run_on(task, policy, desktop, settings, run_dir, abort, echo, task_file, on_run_dir) -> RunResult:

@@ -6,6 +6,7 @@ run itself is `agent.run.run_task`.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -104,7 +105,7 @@ def run_from_cli(run: CliRun) -> int:
     echo: Echo = stderr_echo
     try:
         task = _load(run.task_file)
-        check_runs_dir(run.runs_dir)
+        check_runs_dir(run.runs_dir, create=False)
         if run.consent_needed:
             confirm_replay_commands(run, task)
         _confirm_live(run)
@@ -134,9 +135,11 @@ def _with_viewer(run: CliRun, task, policy) -> int:
     """--tui: the viewer in the main thread, the run in a worker; SIGTERM/SIGHUP stop the run like Ctrl-C."""
     from agent.viewer.app import run_with_viewer
 
-    requested, holder = threading.Event(), {}
+    requested, finished, holder = threading.Event(), threading.Event(), {"code": 1}
 
     def stop(signum, frame) -> None:
+        if signum == signal.SIGHUP and not requested.is_set():
+            threading.Thread(target=_exit_after_hangup, args=(finished, holder), daemon=True).start()
         requested.set()
         if "abort" in holder:
             holder["abort"].set()  # the run stops at its next step; the viewer then closes itself
@@ -145,9 +148,13 @@ def _with_viewer(run: CliRun, task, policy) -> int:
         holder["abort"] = abort
         if requested.is_set():
             abort.set()
-        result = run_task(task, policy, _desktop(run, task), run.settings, runs_dir=run.runs_dir,
-                          abort=abort, echo=lambda line: None, task_file=run.task_file, on_run_dir=on_dir)
-        return _exit_code(result)
+        try:
+            result = run_task(task, policy, _desktop(run, task), run.settings, runs_dir=run.runs_dir,
+                              abort=abort, echo=lambda line: None, task_file=run.task_file, on_run_dir=on_dir)
+            holder["code"] = _exit_code(result)
+            return holder["code"]
+        finally:
+            finished.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -155,6 +162,20 @@ def _with_viewer(run: CliRun, task, policy) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+HANGUP_GRACE_S = 5.0
+
+
+def _exit_after_hangup(finished: threading.Event, holder: dict) -> None:
+    """The terminal is gone (SIGHUP): once the run has ended, leave even if the viewer cannot close.
+
+    Textual blocks for ever writing its closing sequences to a terminal that no longer exists, so
+    without this a closed terminal window would leave the process behind after its run ended.
+    """
+    finished.wait()
+    time.sleep(HANGUP_GRACE_S)  # a viewer that can still close normally has done so by now
+    os._exit(holder["code"])
 
 
 def _exit_code(result: RunResult) -> int:
@@ -175,6 +196,9 @@ def replay_task_file(run_dir: Path, task: Path | None) -> tuple[Path, bool]:
         raise RunSetupError(f"{run_dir}: no such run folder")
     if task is not None:
         return Path(task), False
+    if not (run_dir / "meta.json").exists() and not (run_dir / "steps.jsonl").exists():
+        raise RunSetupError(f"{run_dir} is not a run folder (no meta.json or steps.jsonl); give one run folder, "
+                            "e.g. runs/<run-id> (`agent view runs/` lists them)")
     meta = read_run(run_dir).meta
     if meta is None or not meta.task_file:
         raise RunSetupError(f"{run_dir}: meta.json is missing or names no task_file; pass --task FILE to replay it")

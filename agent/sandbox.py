@@ -379,6 +379,15 @@ class Sandbox:
         for regex in spec.wait_windows:
             self._wait_or_explain(regex, spec.timeout)
         self.wait_until_settled(spec.wait_windows, spec.timeout)
+        self._check_apps_started()
+
+    def _check_apps_started(self) -> None:
+        """An app whose shell said 'not found' (127) or 'cannot execute' (126) is a task error, not a quiet run."""
+        for command, proc, log in self._apps:
+            if proc.poll() in (126, 127):
+                tail = log.read_text(errors="replace").strip()[-300:] if log.exists() else ""
+                raise SandboxError(f"app {command!r} could not be started (exit {proc.returncode}"
+                                   f"{': ' + tail if tail else ''}); is it installed?")
 
     def wait_until_settled(self, regexes: list[str], timeout: float) -> bool:
         """Wait (at most timeout s) until windows titled like regexes are drawn and the screen is still."""
@@ -400,7 +409,8 @@ class Sandbox:
             raise SandboxError(f"setup command {command!r} did not finish within {timeout:g}s") from None
         if done.returncode != 0:
             output = (done.stderr or done.stdout).strip()[-500:]
-            raise SandboxError(f"setup command {command!r} exited {done.returncode}: {output}")
+            raise SandboxError(f"setup command {command!r} exited {done.returncode}"
+                               + (f": {output}" if output else " (no output)"))
 
     def _wait_or_explain(self, regex: str, timeout: float) -> None:
         if self.wait_for_window(regex, timeout):

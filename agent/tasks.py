@@ -178,6 +178,9 @@ def _read_yaml(path: Path) -> Any:
 
 def task_from_data(data: Any, source: str) -> Task:
     """Validate already-parsed YAML data; errors name `source` and every bad field path."""
+    if data is None:
+        raise TaskError(f"{source}: expected a mapping of task fields, but the file is empty "
+                        "(only comments or blank lines); a task needs at least id, instruction and checks")
     if not isinstance(data, dict):
         raise TaskError(f"{source}: expected a mapping of task fields, got {type(data).__name__}")
     try:

@@ -25,6 +25,8 @@ def _open_images(paths: Sequence[Path]):
 
     images = []
     for path in paths:
+        if Path(path).is_dir():
+            raise UsageError(f"--image {path} is a folder; give an image file (a folder of frames goes to --video)")
         if not Path(path).is_file():
             raise UsageError(f"image file {path} does not exist")
         try:

@@ -77,4 +77,8 @@ def merge_command(dirs: list[Path], out: Path) -> int:
         return _error(str(exc))
     print("\n".join(summary_lines(record.summary)))
     print(f"bench.json → {Path(out) / 'bench.json'}")
+    missing = getattr(record, "missing_shards", [])
+    if missing:
+        print(f"warning: slices {', '.join(missing)} are missing, so the merged bench is incomplete "
+              "(complete: false); merge again with their folders", file=sys.stderr, flush=True)
     return 0

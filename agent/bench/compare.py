@@ -83,6 +83,7 @@ def merge(dirs: list[Path], out: Path) -> BenchRecord:
                 raise BenchError(f"{directory}: other {what.replace('_', ' ')} than {dirs[0]}; only slices of one bench merge")
         if record.suite.get("name") != first.suite.get("name"):
             raise BenchError(f"{directory}: suite {record.suite.get('name')!r}, not {first.suite.get('name')!r}")
+    missing = missing_slices(dirs, records)
     runs: dict[tuple[str, int], RunEntry] = {}
     planned: list[list[Any]] = []
     for directory, record in zip(dirs, records):
@@ -97,10 +98,28 @@ def merge(dirs: list[Path], out: Path) -> BenchRecord:
         "bench_id": Path(out).resolve().name, "shard": None, "planned": planned, "runs": list(runs.values()),
         "started_at": min(r.started_at for r in records),
         "ended_at": max((r.ended_at for r in records if r.ended_at), default=None),
-        "complete": all(r.complete for r in records) and len({tuple(k) for k in planned}) == len(runs),
-        "merged_from": [str(Path(d).resolve()) for d in dirs],
+        "complete": (all(r.complete for r in records) and not missing
+                     and len({tuple(k) for k in planned}) == len(runs)),
+        "merged_from": [str(Path(d).resolve()) for d in dirs], "missing_shards": missing,
     })
     if Path(out).exists() and not Path(out).is_dir():
         raise BenchError(f"-o {out} is a file; pass a folder for the merged bench")
     BenchWriter(out, merged).save()
     return merged
+
+
+def missing_slices(dirs: list[Path], records: list[BenchRecord]) -> list[str]:
+    """The `--shard I/N` slices absent from a merge of slices ([] when none is missing or none is a slice).
+
+    Slices cut with different N (or a slice with a whole bench) overlap unpredictably: a BenchError.
+    """
+    shards = {str(d): r.shard for d, r in zip(dirs, records)}
+    if not any(shards.values()):
+        return []
+    counts = {shard.split("/")[1] if shard else "whole bench" for shard in shards.values()}
+    if len(counts) > 1:
+        listed = ", ".join(f"{d} ({shard or 'not a slice'})" for d, shard in shards.items())
+        raise BenchError(f"these are not slices of one cut: {listed}; merge the I/N slices of one N")
+    count = int(counts.pop())
+    present = {int(shard.split("/")[0]) for shard in shards.values()}
+    return [f"{i}/{count}" for i in range(1, count + 1) if i not in present]

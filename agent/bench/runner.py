@@ -81,6 +81,7 @@ def prepare(options: BenchOptions) -> tuple[BenchWriter, list[Job], list[Job]]:
     described = describe(probe)
     probe.close()
     record = _resume(options, _new_record(options, jobs, described))
+    (options.out / "runs").mkdir(parents=True, exist_ok=True)  # shared by parallel runs: made once, here
     return BenchWriter(options.out, record), jobs, still_to_do(jobs, record.runs, options.rerun_failed)
 
 

@@ -14,6 +14,7 @@ import base64
 import io
 import json
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
 from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
@@ -140,6 +141,8 @@ class HttpPolicy:
         except ModelCallError as error:
             if error.status in (401, 403):
                 raise PolicyUnavailable(str(error)) from error
+            print(f"warning: {error}; starting anyway (every step retries the server; "
+                  "check --endpoint if it should be up)", file=sys.stderr, flush=True)
             return
         if served and self.model not in served:
             raise PolicyUnavailable(f"{self.client.base} does not serve model {self.model!r}; "

@@ -40,7 +40,7 @@ def load_model(model: str, device: str, dtype: str):
 
     looks_like_path = model.startswith((".", "/", "~")) or Path(model).expanduser().exists()
     if looks_like_path and not Path(model).expanduser().is_dir():
-        raise PolicyUnavailable(f"--model {model}: no such checkpoint folder. {ALTERNATIVES}")
+        raise PolicyUnavailable(f"--model {model}: no such checkpoint folder\n{ALTERNATIVES}")
     try:
         return from_pretrained(model, dtype=dtype, device=device)
     except (LoadError, OSError) as error:  # every loader error (config, weights, tokenizer, device) is a LoadError

@@ -156,6 +156,8 @@ class Handler(BaseHTTPRequestHandler):
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise bad_request(f"the body is not valid JSON: {error}") from None
+        except RecursionError:
+            raise bad_request("the body is JSON nested too deeply") from None
 
     def _guarded(self, route) -> None:
         try:

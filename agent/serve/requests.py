@@ -178,6 +178,8 @@ def _user_parts(content: Any, where: str, allow_local_images: bool) -> list[Unio
             if not isinstance(url, str):
                 raise bad_request(f"{here}.image_url.url must be a string", f"{here}.image_url")
             parts.append(load_image(url, here, allow_local_images))
+        elif kind == "text":
+            raise bad_request(f"{here}.text must be a string", f"{here}.text")
         else:
             raise bad_request(f"{here}: parts must be {{'type': 'text'}} or {{'type': 'image_url'}}, got "
                               f"{str(kind)[:40]!r}", here)

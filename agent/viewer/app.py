@@ -161,11 +161,12 @@ class LiveRunApp(ViewerApp):
 
     def _run_finished(self) -> None:
         if isinstance(self.screen, WaitingScreen):  # it ended before creating its folder
+            why = f"it could not start: {self.error}" if self.error is not None else f"exit code {self.exit_code}"
             self.screen.query_one("#waiting", Static).update(
-                f"The run ended before writing a trace (exit code {self.exit_code}). Press q to quit."
+                f"The run ended before writing a trace ({why}). Press q to quit."
             )
         if self.error is not None:
-            self.notify(f"The run failed: {self.error!r}", severity="error", timeout=30)
+            self.notify(f"The run failed: {_describe_error(self.error)}", severity="error", timeout=30)
         if self.abort.is_set():
             self.exit(self.exit_code)
 
@@ -213,8 +214,19 @@ def run_with_viewer(start: StartRun, *, auto_pilot=None) -> int:
     return app.exit_code if app.exit_code is not None else 1
 
 
+def _describe_error(error: BaseException) -> str:
+    """A setup error is the person's to fix: its message; anything else also names its type."""
+    from agent.run import RunSetupError
+
+    if isinstance(error, RunSetupError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def after_words(app: LiveRunApp) -> str:
     """What happened, printed once the screen is back: how the run ended and where its trace is."""
+    if app.run_dir is None and app.error is not None:
+        return "the run ended before writing a trace"  # the caller says why (the error it re-raises)
     if app.run_dir is None:
         return f"the run ended before writing a trace (exit code {app.exit_code})"
     run = read_run(app.run_dir)

@@ -45,8 +45,6 @@ def test_parse_without_screen_has_no_screen_actions():
         (b"I would click the button.", (), "no tool call"),
         (b"", (), "no tool call"),
         (b"\xff\xfe<tool_call>{\xc3", (), "not valid JSON"),
-        (CLICK.encode(), ("--screen", "wide"), "--screen must be WIDTHxHEIGHT"),
-        (CLICK.encode(), ("--screen", "0x800"), "--screen must be WIDTHxHEIGHT"),
         (CLICK.replace("500, 250", "1500, 250").encode(), ("--screen", "1280x800"), "x=1500 is outside"),
     ],
 )
@@ -55,6 +53,13 @@ def test_failures_are_json_with_exit_status_1(stdin, args, message):
     assert code == 1
     assert result["ok"] is False
     assert message in result["error"]
+
+
+@pytest.mark.parametrize("screen", ["wide", "0x800", "1280x"])
+def test_a_bad_screen_flag_is_the_callers_error_with_exit_status_2(screen):
+    result, code, _ = agent_parse(CLICK.encode(), "--screen", screen)
+    assert code == 2
+    assert result["ok"] is False and "--screen must be WIDTHxHEIGHT" in result["error"] and repr(screen) in result["error"]
 
 
 def test_run_parse_never_raises_even_on_internal_errors(monkeypatch):

@@ -142,8 +142,16 @@ def test_missing_window_names_it_and_lists_the_others():
 
 @pytest.mark.desktop
 def test_failing_setup_command_is_named():
-    with pytest.raises(SandboxError, match=r"setup command 'exit 3' exited 3"):
+    with pytest.raises(SandboxError, match=r"setup command 'exit 3' exited 3 \(no output\)$"):
         with Sandbox(SandboxSpec(setup=["exit 3"])):
+            pass
+
+
+@pytest.mark.desktop
+def test_an_app_that_is_not_installed_is_named_not_run_quietly():
+    spec = SandboxSpec(apps=["no-such-app-qa --flag"], timeout=3)
+    with pytest.raises(SandboxError, match=r"app 'no-such-app-qa --flag' could not be started \(exit 12[67]"):
+        with Sandbox(spec):
             pass
 
 

@@ -77,6 +77,22 @@ def test_merge_joins_shards_and_rewrites_run_folders(tmp_path):
         merge([one, one], tmp_path / "twice")
 
 
+def test_merge_of_some_slices_says_which_are_missing_and_is_not_complete(tmp_path):
+    one = bench(tmp_path / "one", [entry("x", 1, "success")], shard="1/3")
+    three = bench(tmp_path / "three", [entry("z", 1, "success")], shard="3/3")
+    merged = merge([one, three], tmp_path / "all")
+    assert merged.complete is False and read_bench(tmp_path / "all").complete is False
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "bench", "merge", str(one), str(three), "-o",
+                           str(tmp_path / "again")], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "slices 2/3 are missing" in proc.stderr
+    other_cut = bench(tmp_path / "other", [entry("y", 1, "success")], shard="2/4")
+    with pytest.raises(BenchError, match="not slices of one cut"):
+        merge([one, other_cut], tmp_path / "mixed")
+    whole = bench(tmp_path / "whole", [entry("y", 1, "success")])
+    with pytest.raises(BenchError, match="not a slice"):
+        merge([one, whole], tmp_path / "mixed")
+
+
 def test_merge_refuses_benches_of_other_settings(tmp_path):
     one = bench(tmp_path / "one", [entry("x", 1, "success")])
     other = bench(tmp_path / "two", [entry("y", 1, "success")], run_settings={"max_steps": 3})

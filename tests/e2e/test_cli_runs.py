@@ -136,6 +136,13 @@ def test_replay_without_a_recording_is_a_clear_error(tmp_path):
     assert proc.returncode == 2 and "--recording" in proc.stderr
 
 
+def test_replay_of_a_folder_of_runs_asks_for_one_run_folder(tmp_path):
+    (tmp_path / "20261129-000000-x-abcd").mkdir()
+    proc = agent("replay", str(tmp_path))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{tmp_path} is not a run folder" in proc.stderr and "--task" not in proc.stderr
+
+
 LIGHT_COMMANDS = {
     "help": ["--help"],
     "validate": ["validate", "tasks/open_settings.yaml"],
@@ -309,3 +316,55 @@ def test_a_task_file_beside_a_received_recording_needs_consent_even_under_the_cu
     monkeypatch.chdir(tmp_path)  # now the received folder lies under the current folder
     assert replay_task_file(run, None) == (beside.resolve(), True)
     assert replay_task_file(run, Path("mine.yaml")) == (Path("mine.yaml"), False)
+
+
+@pytest.mark.desktop
+@NEEDS_DESKTOP
+def test_closing_the_terminal_of_a_tui_run_ends_the_process(tmp_path):
+    """A hangup (terminal window closed) aborts the run and the process leaves, though Textual cannot."""
+    import pty
+    import time
+
+    task = yaml.safe_load((REPO / "tasks/open_settings.yaml").read_text())
+    wait = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "wait", "time": 1}}\n</tool_call>'
+    task["reference"], task["max_steps"] = [wait] * 60, 60
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(yaml.safe_dump(task))
+    runs = tmp_path / "runs"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", str(slow), "--policy", "scripted",
+                             "--runs-dir", str(runs), "--tui"], cwd=REPO, stdin=slave, stdout=slave,
+                            stderr=slave, env={**os.environ, "TERM": "xterm-256color"}, start_new_session=True)
+    os.close(slave)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(runs.glob("*/step_0001.png")):
+            time.sleep(0.2)
+        os.close(master)  # the terminal is gone, and the kernel sends SIGHUP then SIGCONT
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGCONT)  # Textual restarts its output on SIGCONT and then blocks
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    run = only_run(runs)
+    assert run.result.status == "aborted" and run.result.steps >= 2
+
+
+@pytest.mark.desktop
+@NEEDS_DESKTOP
+def test_a_run_that_cannot_start_leaves_no_runs_folder_behind(tmp_path):
+    task = yaml.safe_load((REPO / "tasks/open_settings.yaml").read_text())
+    task["sandbox"] = {"apps": [], "wait_windows": ["^never$"], "timeout": 2}
+    never = tmp_path / "never.yaml"
+    never.write_text(yaml.safe_dump(task))
+    runs = tmp_path / "new" / "runs"
+    proc = agent("run", str(never), "--policy", "scripted", "--runs-dir", str(runs))
+    assert proc.returncode == 2 and "'^never$'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not runs.exists()
+    runs.mkdir(parents=True)  # a runs folder that was there before stays, empty
+    assert agent("run", str(never), "--policy", "scripted", "--runs-dir", str(runs)).returncode == 2
+    assert runs.is_dir() and list(runs.iterdir()) == []

@@ -40,7 +40,7 @@ BAD_TASK_FILES = {
     "alias bomb": (_laughs(), ["expands to more than", "aliases"]),
     "self-referencing alias": (b"a: &a [*a, *a]\n", ["nested more than", "alias refers to itself"]),
     "too large": (b"id: x\n" + b"#" * (MAX_TASK_BYTES + 10), ["too large"]),
-    "empty": (b"", ["expected a mapping"]),
+    "empty": (b"", ["expected a mapping", "the file is empty"]),
     "a list": (b"- id: x\n", ["expected a mapping", "list"]),
     "malformed YAML": (b"id: x\ninstruction: [unclosed\n", ["malformed YAML", "line"]),
     "a python tag": (b"id: !!python/object/apply:os.system ['touch /tmp/pwned']\n", ["malformed YAML"]),

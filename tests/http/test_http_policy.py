@@ -116,10 +116,12 @@ def test_a_server_that_keeps_failing_gives_a_step_error_not_an_exception():
     assert reply.error.startswith("model call failed") and "500" in reply.error and "gave up after 3" in reply.error
 
 
-def test_server_down_and_timeouts_are_step_errors():
+def test_server_down_and_timeouts_are_step_errors(capsys):
     down = policy(f"http://127.0.0.1:{free_port_nobody_listens_on()}", [])
     assert "cannot reach" in step(down, 0, []).error
-    down.check()  # an unreachable server is left to the steps, not refused at start
+    down.check()  # an unreachable server is left to the steps, not refused at start …
+    warning = capsys.readouterr().err  # … but the person hears about it before the desktop starts
+    assert warning.startswith("warning: cannot reach http://127.0.0.1:") and "--endpoint" in warning
     with fake_server(Script(chat=[Answer(200, VLLM["text_reply"], delay_s=5)])) as url:
         slow = policy(url, [], timeout_s=0.3, retry=RetryPolicy(attempts=2, backoff_s=0))
         assert "did not answer in time" in step(slow, 0, []).error

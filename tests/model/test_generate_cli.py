@@ -68,3 +68,5 @@ def test_bad_image_path_is_one_clear_line(tiny_checkpoint, tmp_path):
     assert done.returncode == 2 and done.stderr.strip() == f"error: image file {tmp_path / 'nope.png'} does not exist"
     done = _agent("--model", str(tiny_checkpoint("merge2")), "--prompt", "hi", "--image", str(not_an_image))
     assert done.returncode == 2 and done.stderr.startswith(f"error: cannot read image {not_an_image}")
+    done = _agent("--model", str(tiny_checkpoint("merge2")), "--prompt", "hi", "--image", str(tmp_path))
+    assert done.returncode == 2 and done.stderr.strip().startswith(f"error: --image {tmp_path} is a folder")

@@ -84,6 +84,7 @@ def test_run_with_http_refuses_bad_settings_before_any_desktop(tmp_path):
 def test_serve_refuses_to_start_badly():
     proc = agent("serve", "--model", "/nonexistent/ckpt")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "no such checkpoint" in proc.stderr
+    assert "--policy" not in proc.stderr  # the run command's alternatives mean nothing to serve
     proc = agent("serve", "--model", "x", "--host", "0.0.0.0")
     assert proc.returncode == 2 and "--allow-remote" in proc.stderr
     proc = agent("serve", "--model", "x", "--api-key-env", "SURELY_UNSET_VAR_123")

@@ -33,6 +33,9 @@ def ask(url: str, messages, **extra) -> dict:
 
 @pytest.mark.parametrize("body, param, words", [
     (b"{not json", None, "not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, None, "nested too deeply"),
+    ({"model": "tiny", "messages": [{"role": "user", "content": [{"type": "text"}]}]},
+     "messages[0].content[0].text", "must be a string"),
     ({"model": "tiny"}, "messages", "non-empty list"),
     ({"model": "tiny", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,@@@"}}]}]},
      "messages[0].content[0]", "base64"),

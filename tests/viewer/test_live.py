@@ -111,6 +111,24 @@ def test_run_with_viewer_reraises_what_the_run_raised(tmp_path: Path):
         run_with_viewer(start, auto_pilot=quit_at_once)
 
 
+async def test_a_run_that_could_not_start_says_why_not_an_exit_code(tmp_path: Path):
+    from agent.run import RunSetupError
+
+    def start(abort, on_run_dir) -> int:
+        raise RunSetupError("task.yaml: the desktop did not start: app 'nope' could not be started")
+
+    app = LiveRunApp(start, poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.run_done.is_set(), "the run to fail")
+        waiting = app.screen.query_one("#waiting")
+        await wait_until(pilot, lambda: "could not start: task.yaml: the desktop" in str(waiting.content), "the reason")
+        assert "exit code" not in str(waiting.content)
+        notices = [n.message for n in app._notifications]
+        assert any(m.startswith("The run failed: task.yaml: the desktop") for m in notices), notices
+        await pilot.press("q")
+    assert after_words(app) == "the run ended before writing a trace"
+
+
 async def test_a_run_that_ends_before_its_folder_exists_says_so(tmp_path: Path):
     app = LiveRunApp(lambda abort, on_run_dir: 2, poll_interval=0.05)
     async with app.run_test(size=(120, 40)) as pilot:

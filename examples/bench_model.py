@@ -6,7 +6,7 @@ Configurations (--config):
   2b     the real Qwen3-VL-2B shape (text 2048 x 28 layers, vision 1024 x 24 blocks, vocabulary 151,936)
          from the checkpoint's own files without weights (../shared/checkpoints/qwen3-vl-2b-instruct,
          or --files); random weights are written once under ~/.cache and reused. --text-layers and
-         --vision-depth cut the depth (for profiling); defaults: one 640x400 image, 3 repeats, 8 tokens.
+         --vision-depth cut the depth (for profiling); defaults: one 640x400 image, 5 repeats, 16 tokens.
   moe    the CPU-sized Mixture-of-Experts checkpoint "bench_moe" of model/tiny.py ("bench"'s towers, 16
          experts of width 384, top 4, in every layer) against Qwen3VLMoeForConditionalGeneration.
 
@@ -45,7 +45,7 @@ import torch  # noqa: E402
 # Per configuration: image size, repeats, decode tokens, dtypes when not given on the command line.
 DEFAULTS = {
     "bench": {"image": "1280x800", "repeats": 7, "decode_tokens": 32, "dtypes": "float32"},
-    "2b": {"image": "640x400", "repeats": 3, "decode_tokens": 8, "dtypes": "float32,bfloat16"},
+    "2b": {"image": "640x400", "repeats": 5, "decode_tokens": 16, "dtypes": "float32,bfloat16"},
     "moe": {"image": "1280x800", "repeats": 7, "decode_tokens": 32, "dtypes": "float32"},
 }
 TINY_PRESETS = {"bench": "bench", "moe": "bench_moe"}  # --config -> model/tiny.py preset

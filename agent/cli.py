@@ -52,6 +52,19 @@ def _settings(fail, **policy):
         fail(str(exc))
 
 
+def _warn_ignored_flags(ctx: typer.Context, policy: str) -> None:
+    """One stderr line per policy flag given on the command line that the chosen policy does not use."""
+    from dataclasses import fields
+
+    from agent.policies.registry import PolicySettings, ignored_flag_warnings
+
+    # typer vendors its own click, so the ParameterSource enum is compared by member name
+    given = [field.name for field in fields(PolicySettings)
+             if getattr(ctx.get_parameter_source(field.name), "name", None) == "COMMANDLINE"]
+    for line in ignored_flag_warnings(policy, given):
+        typer.echo(line, err=True)
+
+
 def _run_settings(fail, **given):
     from agent.settings import RunSettings, SettingsError
 
@@ -74,6 +87,7 @@ def _fail(message: str, code: int = 2) -> None:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     task: Path = typer.Argument(..., help="Task YAML file."),
     policy: str = POLICY_OPT,
     model: str = MODEL_OPT,
@@ -99,6 +113,7 @@ def run(
     settings = _settings(_fail, name=policy, model=model, device=device, dtype=dtype, max_pixels=max_pixels,
                          history_images=history_images, max_new_tokens=max_new_tokens, recording=recording,
                          endpoint=endpoint, api_key_env=api_key_env, profile=profile, temperature=temperature)
+    _warn_ignored_flags(ctx, policy)
     run_settings = _run_settings(_fail, max_steps=max_steps, live=live)
     raise typer.Exit(run_from_cli(CliRun(task_file=task, policy=settings, settings=run_settings,
                                          runs_dir=runs_dir, yes=yes, tui=tui)))
@@ -145,6 +160,7 @@ app.add_typer(bench_app, name="bench")
 
 @bench_app.command("run")
 def bench_run(
+    ctx: typer.Context,
     suite: Path = typer.Argument(..., help="Suite file (tasks/suites/core.yaml) or a folder of task files."),
     policy: str = POLICY_OPT,
     model: str = MODEL_OPT,
@@ -171,6 +187,7 @@ def bench_run(
     settings = _settings(_fail, name=policy, model=model, device=device, dtype=dtype, max_pixels=max_pixels,
                          history_images=history_images, max_new_tokens=max_new_tokens, recording=recording,
                          endpoint=endpoint, api_key_env=api_key_env, profile=profile, temperature=temperature)
+    _warn_ignored_flags(ctx, policy)
     raise typer.Exit(bench_command(suite, settings, _run_settings(_fail, max_steps=max_steps), out, parallel,
                                    repeat, rerun_failed, shard))
 

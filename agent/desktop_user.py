@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,29 @@ class DesktopUser:
                  (sandbox_workdir / "runtime", self.runtime)]
         return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", _ENTER, "sh",
                 *[str(p) for pair in pairs for p in pair], str(self.uid), str(self.gid), *argv]
+
+    def search_path(self, path: str) -> str:
+        """path (a PATH value) without the folders this user cannot search, such as root's own
+        (/root/.cargo/bin): there a missing command reads "not found", not "Permission denied"."""
+        groups = set(os.getgrouplist(self.name, self.gid))
+        kept = [entry for entry in path.split(os.pathsep) if self._can_search(entry, groups)]
+        return os.pathsep.join(dict.fromkeys(kept))
+
+    def _can_search(self, folder: str, groups: set[int]) -> bool:
+        """True when folder is absolute and this user may enter it and every folder above it."""
+        if not os.path.isabs(folder):
+            return False  # a relative entry means "the current folder"; not for the apps
+        real = Path(os.path.realpath(folder))
+        for step in (real, *real.parents):
+            try:
+                info = step.stat()
+            except OSError:
+                return False
+            bit = (stat.S_IXUSR if info.st_uid == self.uid else
+                   stat.S_IXGRP if info.st_gid in groups else stat.S_IXOTH)
+            if not stat.S_ISDIR(info.st_mode) or not info.st_mode & bit:
+                return False
+        return True
 
     def own(self, *paths: Path) -> None:
         """Give paths (recursively) to this user, so the apps can write what root prepared."""

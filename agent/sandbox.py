@@ -14,6 +14,8 @@ Teardown, in layers, so no process outlives the sandbox:
 PR_SET_PDEATHSIG fires when the *thread* that started the child exits: create a Sandbox on a
 thread that lives as long as it does (normally the main thread).
 
+The daemons under the desktop (Xvfb, openbox, the session bus) start in agent.sandbox_daemons.
+
 Layout of the workdir: home/ (HOME, with .Xauthority, Documents/ and the XDG folders), runtime/
 (XDG_RUNTIME_DIR, the session bus socket), logs/ (xvfb.log, openbox.log, dbus.log, appN.log).
 Apps start with cwd HOME, so file dialogs open there. Task files are created first, then setup commands run, then the apps start; `{workdir}` and `{home}` in them are expanded (see
@@ -23,8 +25,9 @@ still (agent.settle).
 The desktop looks like an ordinary user's (agent.desktop_user): run as root, the window manager,
 the session bus (a dbus-daemon per sandbox), setup commands and apps run as the unprivileged user
 `agent` with HOME /home/agent in a private mount namespace, so no root warnings appear and paths
-are the same in every run. `{home}` then means /home/agent in apps and setup commands, and the
-sandbox's real folder (`Sandbox.home`) in checks, which run outside.
+are the same in every run; their PATH keeps only the folders that user can enter. `{home}` then
+means /home/agent in apps and setup commands, and the sandbox's real folder (`Sandbox.home`) in
+checks, which run outside.
 """
 from __future__ import annotations
 
@@ -44,16 +47,16 @@ from agent.desktop_user import DesktopUser, desktop_user
 from agent.sandbox_reaper import (
     _GRACE_S, MARKER_VAR, _pdeathsig_preexec, _signal_group, kill_marked, marked_pids,
 )
-from agent.display import DisplayError, add_cookie, read_display_number, require_tools, window_titles
+from agent.display import DisplayError, require_tools, window_titles
+from agent.sandbox_daemons import DAEMON_START_S, DaemonError, start_openbox, start_session_bus, start_xvfb
 
 if TYPE_CHECKING:
     from agent.tasks import SandboxSpec
 
-__all__ = ["Sandbox", "SandboxError", "DisplayError", "marked_pids", "kill_marked"]
+__all__ = ["Sandbox", "SandboxError", "DisplayError", "marked_pids", "kill_marked", "DAEMON_START_S"]
 
-# Bound on each daemon's start (Xvfb, openbox, session bus); each wait ends once its condition holds.
-# Generous: on 2 CPUs at load 8–12 openbox alone has needed over 15 s.
-DAEMON_START_S = 60.0
+# The PATH for children when this process has none.
+_FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
 class SandboxError(RuntimeError):
@@ -164,9 +167,7 @@ class Sandbox:
             self._user = desktop_user()
             self._make_workdir()
             self._start_watchdog()
-            self._start_xvfb()
-            self._start_openbox()
-            self._start_session_bus()
+            self._start_daemons()
             if self.spec is not None:
                 self._prepare_task(self.spec)
         except BaseException:
@@ -215,19 +216,22 @@ class Sandbox:
         for gtk in ("gtk-3.0", "gtk-4.0"):
             (home / ".config" / gtk).mkdir(parents=True, exist_ok=True)
             (home / ".config" / gtk / "settings.ini").write_text("[Settings]\ngtk-cursor-blink = false\n")
-        self._env = self._base_env(home, runtime)
+        path = os.environ.get("PATH", _FALLBACK_PATH)
+        self._env = self._base_env(home, runtime, path)
         self._app_env = self._env
         if self._user:
             self._workdir.chmod(0o711)  # the apps' user passes through to home/ and runtime/
             self._user.own(home, runtime)
-            self._app_env = self._base_env(self._user.home, self._user.runtime)
+            # Only folders the apps' user can enter: a missing app then reads "not found" (127).
+            app_path = self._user.search_path(path) or _FALLBACK_PATH
+            self._app_env = self._base_env(self._user.home, self._user.runtime, app_path)
 
-    def _base_env(self, home: Path, runtime: Path) -> dict[str, str]:
+    def _base_env(self, home: Path, runtime: Path, path: str) -> dict[str, str]:
         # A minimal, deterministic environment: English UI, no user config, a private session bus
         # and no accessibility bus.
         user = self._user.name if self._user else os.environ.get("USER", "agent")
         return {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "PATH": path,
             "HOME": str(home),
             "PWD": str(home),
             "USER": user,
@@ -294,71 +298,18 @@ class Sandbox:
             self._watchdog.wait()
         self._watchdog = None
 
-    def _start_xvfb(self) -> None:
-        cookie = secrets.token_hex(16)
-        authfile = self._env["XAUTHORITY"]
-        # The server loads every cookie in its -auth file regardless of display number, so the
-        # cookie is registered before the number is known and re-added for clients afterwards.
-        add_cookie(authfile, ":0", cookie, self._env)
-        read_fd, write_fd = os.pipe()
+    def _start_daemons(self) -> None:
+        """Xvfb, then openbox and the session bus as the apps' user (agent.sandbox_daemons)."""
         try:
-            self._popen(
-                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{self.width}x{self.height}x24",
-                 "-auth", authfile, "-nolisten", "tcp", "-noreset"],
-                self._logs / "xvfb.log", pass_fds=(write_fd,),
-            )
-            os.close(write_fd)
-            write_fd = -1
-            number = read_display_number(read_fd, timeout=DAEMON_START_S, log=self._logs / "xvfb.log")
-        finally:
-            os.close(read_fd)
-            if write_fd >= 0:
-                os.close(write_fd)
-        self._display = f":{number}"
-        self._env["DISPLAY"] = self._app_env["DISPLAY"] = self._display
-        add_cookie(authfile, self._display, cookie, self._env)
-        if self._user:  # xauth writes a new root-owned file
-            self._user.own(Path(authfile))
-
-    def _start_openbox(self) -> None:
-        self._popen(["openbox", "--sm-disable"], self._logs / "openbox.log", as_app=True)
-        # openbox sets _NET_CURRENT_DESKTOP once it manages the screen; until then this query fails.
-        openbox = self._procs[-1]
-        deadline = time.monotonic() + DAEMON_START_S
-        while openbox.poll() is None:
-            try:
-                probe = subprocess.run(["xdotool", "get_desktop"], env=self._env, capture_output=True, timeout=10)
-                if probe.returncode == 0:
-                    return
-            except subprocess.TimeoutExpired:
-                pass
-            if time.monotonic() >= deadline:
-                self._daemon_failed("openbox", f"did not manage the screen within {DAEMON_START_S:g}s", "openbox.log")
-            time.sleep(0.1)
-        self._daemon_failed("openbox", f"exited {openbox.returncode} before managing the screen", "openbox.log")
-
-    def _start_session_bus(self) -> None:
-        """A dbus-daemon for this desktop only, listening in XDG_RUNTIME_DIR."""
-        socket = Path(self._env["XDG_RUNTIME_DIR"]) / "bus"
-        address = self._app_env["DBUS_SESSION_BUS_ADDRESS"]
-        self._popen(["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={address}"],
-                    self._logs / "dbus.log", as_app=True)
-        bus = self._procs[-1]
-        deadline = time.monotonic() + DAEMON_START_S
-        while not socket.exists():
-            if bus.poll() is not None:
-                self._daemon_failed("the session bus (dbus-daemon)", f"exited {bus.returncode}", "dbus.log")
-            if time.monotonic() > deadline:
-                self._daemon_failed("the session bus (dbus-daemon)", f"did not open {socket} within {DAEMON_START_S:g}s",
-                                    "dbus.log")
-            time.sleep(0.05)
-
-    def _daemon_failed(self, name: str, what: str, log_name: str) -> None:
-        """Raise a SandboxError with the load and the log's end (close() removes an own workdir's logs)."""
-        load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
-        log = self._logs / log_name
-        tail = log.read_text(errors="replace").strip()[-500:] if log.exists() else ""
-        raise SandboxError(f"{name} {what} ({load}); {log_name}: {tail or '(empty)'}")
+            self._display = start_xvfb(self._popen, self._env, self._logs, self.width, self.height)
+            self._env["DISPLAY"] = self._app_env["DISPLAY"] = self._display
+            if self._user:  # xauth writes a new root-owned file
+                self._user.own(Path(self._env["XAUTHORITY"]))
+            start_openbox(self._popen, self._env, self._logs)
+            socket = Path(self._env["XDG_RUNTIME_DIR"]) / "bus"
+            start_session_bus(self._popen, socket, self._app_env["DBUS_SESSION_BUS_ADDRESS"], self._logs)
+        except DaemonError as exc:
+            raise SandboxError(str(exc)) from None
 
     def _prepare_task(self, spec: "SandboxSpec") -> None:
         from agent.task_files import TaskFileError, write_task_files

@@ -248,4 +248,6 @@ def _build(settings: PolicySettings, task: "Task") -> HttpPolicy:
     return policy
 
 
-register("http", _build, "any OpenAI-compatible server (--endpoint, --model, --profile, --api-key-env)")
+register("http", _build, "any OpenAI-compatible server (--endpoint, --model, --profile, --api-key-env)",
+         uses=("endpoint", "model", "profile", "api_key_env", "max_pixels", "history_images", "max_new_tokens",
+               "temperature"))

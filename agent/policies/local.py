@@ -150,4 +150,5 @@ def _build(settings: PolicySettings, task: "Task") -> LocalPolicy:
                        loaded=loaded, model_lock=lock)
 
 
-register("local", _build, "Qwen3-VL in this process (--model, --device, --dtype)")
+register("local", _build, "Qwen3-VL in this process (--model, --device, --dtype)",
+         uses=("model", "device", "dtype", "max_pixels", "history_images", "max_new_tokens", "temperature"))

@@ -8,7 +8,7 @@ import importlib
 import importlib.util
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from agent.policies.base import PolicyUnavailable
 from agent.settings import (
@@ -63,15 +63,16 @@ Factory = Callable[[PolicySettings, "Task"], "Policy"]
 class _Entry:
     factory: Factory
     help: str
+    uses: tuple[str, ...] | None  # the PolicySettings fields the factory reads (None: not declared)
 
 
 _REGISTRY: dict[str, _Entry] = {}
 _loaded = False
 
 
-def register(name: str, factory: Factory, help: str) -> None:
-    """Make `--policy NAME` build policies with factory(settings, task)."""
-    _REGISTRY[name] = _Entry(factory, help)
+def register(name: str, factory: Factory, help: str, uses: Iterable[str] | None = None) -> None:
+    """Make `--policy NAME` build policies with factory(settings, task), which reads the fields in uses."""
+    _REGISTRY[name] = _Entry(factory, help, None if uses is None else tuple(uses))
 
 
 def _load_builtins() -> None:
@@ -94,6 +95,21 @@ def help_text(name: str) -> str:
     """The one-line description a policy registered with."""
     _load_builtins()
     return _REGISTRY[name].help
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def ignored_flag_warnings(name: str, given: Iterable[str]) -> list[str]:
+    """One warning per field in given (set on the command line) that policy name does not read."""
+    _load_builtins()
+    entry = _REGISTRY.get(name)
+    if entry is None or entry.uses is None:  # build() reports an unknown name
+        return []
+    uses = f"it uses: {', '.join(map(_flag, entry.uses))}" if entry.uses else "it uses no policy flags"
+    return [f"warning: {_flag(field)} is ignored by --policy {name} ({uses})"
+            for field in given if field != "name" and field not in entry.uses]
 
 
 def build(settings: PolicySettings, task: "Task") -> "Policy":

@@ -72,4 +72,4 @@ def _build(settings: PolicySettings, task: "Task") -> ReplayPolicy:
     return ReplayPolicy(settings.recording)
 
 
-register("replay", _build, "the model outputs of a recorded run (--recording RUN_DIR)")
+register("replay", _build, "the model outputs of a recorded run (--recording RUN_DIR)", uses=("recording",))

@@ -53,4 +53,4 @@ def _build(settings: PolicySettings, task: "Task") -> ScriptedPolicy:
     return ScriptedPolicy(task.reference)
 
 
-register("scripted", _build, "the task's reference solution (no model)")
+register("scripted", _build, "the task's reference solution (no model)", uses=())

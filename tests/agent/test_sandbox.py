@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.desktop_user import DesktopUser
 from agent.display import DisplayError, live_display_env
 from agent.sandbox import Sandbox, SandboxError
 from agent.tasks import SandboxSpec
@@ -273,6 +274,30 @@ def test_apps_run_as_the_unprivileged_user_with_fixed_paths():
     (first, first_dir), (second, second_dir) = seen
     assert first[:5] == ["agent", "/home/agent", "/home/agent", "hi", "/home/agent /run/agent-desktop"]
     assert first == second and first_dir != second_dir
+
+
+def test_the_apps_path_keeps_only_folders_their_user_can_enter(tmp_path):
+    private = tmp_path / "private"
+    (private / "bin").mkdir(parents=True)
+    private.chmod(0o700)  # like /root: its owner only
+    nobody = DesktopUser("nobody", 65534, 65534, Path("/home/nobody"), Path("/run/user/65534"))
+    path = os.pathsep.join([str(private / "bin"), "/usr/bin", "relative/bin", str(tmp_path / "missing"), "/bin"])
+    assert nobody.search_path(path) == "/usr/bin:/bin"
+
+
+@pytest.mark.desktop
+@ROOT_ONLY
+def test_a_missing_command_reads_not_found_despite_root_folders_on_path(monkeypatch, tmp_path):
+    root_only = tmp_path / "root-bin"  # pytest's tmp is root-only, as /root/.cargo/bin is
+    root_only.mkdir()
+    monkeypatch.setenv("PATH", f"{root_only}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(SandboxError, match=r"setup command 'no-such-command-qa' exited 127: .*not found"):
+        with Sandbox(SandboxSpec(setup=["no-such-command-qa"], timeout=10)):
+            pass
+    with Sandbox(width=640, height=480) as sandbox:
+        app_path = sandbox.run('echo "$PATH"').stdout.strip().split(os.pathsep)
+        assert str(root_only) not in app_path and "/usr/bin" in app_path
+        assert str(root_only) in sandbox.env["PATH"].split(os.pathsep)  # this process's own children keep it
 
 
 @pytest.mark.desktop

@@ -121,6 +121,9 @@ def reference_on_shared_weights(ours, folder: Path):
     from model.loader import rename_key
     from model.tiny import transformers_classes
 
+    if ours.matmul_layout == "packed":
+        raise ValueError("the reference needs our plain weights: build with pack=False, share, then "
+                         "ours.prepare_matmuls() (packed weights are opaque oneDNN tensors)")
     model_type = json.loads((Path(folder) / "config.json").read_text()).get("model_type", "qwen3_vl")
     config_class, model_class = transformers_classes(model_type)
     config = config_class.from_pretrained(folder)

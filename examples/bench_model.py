@@ -15,8 +15,9 @@ the last token) and greedy decode tokens/s after that prompt (the cache is cut b
 every run). Both sides decode with a plain forward loop (no sampling or streaming overhead). Each stage
 is warmed up, then run --repeats times interleaved with the reference (alternating order, so load from
 other processes on a shared machine hits both alike); the table shows medians and the ratio of the best
-runs. The reference's parameters are views of ours (one copy of the weights in memory), so both run
-exactly the same weights, device and dtype. Peak memory is the process's resident-set high-water mark
+runs. The reference's parameters are views of our plain weights, so both run exactly the same
+weights, device and dtype; on CPU ours then packs its linear weights for oneDNN (model/packed_linear.py),
+so two copies of those are in memory (one plain for the reference, one packed for ours). Peak memory is the process's resident-set high-water mark
 while both ran (Linux: /proc/self/status, reset through /proc/self/clear_refs after loading each
 dtype), or the peak allocated device memory on CUDA.
 
@@ -85,14 +86,15 @@ def stopwatch(fn: Callable[[], object], device: torch.device) -> Callable[[], fl
 
 def compare(ours: Callable[[], float], reference: Callable[[], float], repeats: int):
     """Seconds of both after a warm-up each, runs interleaved (order alternating) so that load from other
-    processes on a shared machine hits both alike -> (ours, reference), each {"median": s, "best": s}."""
+    processes on a shared machine hits both alike -> (ours, reference), each {"median": s, "best": s,
+    "runs": [s per repeat]}; run i of each side ran back to back, so their ratio is a paired sample."""
     ours(), reference()
     samples: tuple[list[float], list[float]] = ([], [])
     for repeat in range(repeats):
         order = (0, 1) if repeat % 2 == 0 else (1, 0)
         for index in order:
             samples[index].append((ours, reference)[index]())
-    return tuple({"median": statistics.median(times), "best": min(times)} for times in samples)
+    return tuple({"median": statistics.median(times), "best": min(times), "runs": times} for times in samples)
 
 
 def peak_memory_bytes(device: torch.device) -> int | None:
@@ -124,8 +126,10 @@ def load_pair(folder: Path, device: str, dtype: str):
     from model.tokenizer import Tokenizer
 
     device, dtype = resolve_device_dtype(device, dtype)
-    ours = build_model(load_config(folder), folder, device, dtype)
-    return ours, reference_on_shared_weights(ours, folder), Tokenizer.from_folder(folder), ProcessorConfig.from_file(folder)
+    ours = build_model(load_config(folder), folder, device, dtype, pack=False)
+    reference = reference_on_shared_weights(ours, folder)  # views of our plain weights
+    ours.prepare_matmuls()  # then ours packs its own (CPU): the plain ones stay, for the reference only
+    return ours, reference, Tokenizer.from_folder(folder), ProcessorConfig.from_file(folder)
 
 
 def checkpoint_folder(args, scratch: Path) -> Path:
@@ -225,19 +229,19 @@ def reference_stages(reference, ids, pixels, grid, image_token_id: int, new_toke
 
 
 def run_benchmark(ours, reference, ids, pixels, grid, repeats: int, new_tokens: int, stages=STAGES):
-    """Both implementations' results: vision_ms, prefill_ms, decode_tokens_per_s (medians) and the same
-    three for the best run (suffix _best)."""
+    """Both implementations' results: vision_ms, prefill_ms, decode_tokens_per_s (medians), the same
+    three for the best run (suffix _best) and every run in order (suffix _runs)."""
     with torch.inference_mode():
         mine = our_stages(ours, ids, pixels, grid, new_tokens)
         theirs = reference_stages(reference, ids, pixels, grid, ours.config.image_token_id, new_tokens)
         results: tuple[dict, dict] = ({}, {})
         for stage in stages:
             for result, seconds in zip(results, compare(mine[stage], theirs[stage], repeats)):
-                for statistic, suffix in (("median", ""), ("best", "_best")):
-                    if stage == "decode":
-                        result[f"decode_tokens_per_s{suffix}"] = new_tokens / seconds[statistic]
-                    else:
-                        result[f"{stage}_ms{suffix}"] = seconds[statistic] * 1e3
+                def value(s: float) -> float:
+                    return new_tokens / s if stage == "decode" else s * 1e3
+                key = "decode_tokens_per_s" if stage == "decode" else f"{stage}_ms"
+                result[key], result[f"{key}_best"] = value(seconds["median"]), value(seconds["best"])
+                result[f"{key}_runs"] = [value(s) for s in seconds["runs"]]
     return results
 
 
@@ -247,23 +251,28 @@ ROWS = [("vision encode (ms)", "vision_ms", False), ("prefill (ms)", "prefill_ms
         ("decode (tokens/s)", "decode_tokens_per_s", True)]
 
 
-def speedups(ours: dict, reference: dict, key: str, higher_is_better: bool) -> tuple[float, float]:
-    """Our speedup on the medians and on the best runs (>1: ours faster)."""
-    ratios = []
-    for suffix in ("", "_best"):
-        mine, theirs = ours[key + suffix], reference[key + suffix]
-        ratios.append(mine / theirs if higher_is_better else theirs / mine)
-    return ratios[0], ratios[1]
+def speedups(ours: dict, reference: dict, key: str, higher_is_better: bool) -> tuple[float, float, float]:
+    """Our speedup (>1: ours faster) on the medians, paired (the median of run i's ratio over the
+    repeats: each pair ran back to back, so load that drifts during the benchmark cancels) and on the
+    best runs. Without per-run values the paired speedup is the medians'."""
+    def ratio(mine: float, theirs: float) -> float:
+        return mine / theirs if higher_is_better else theirs / mine
+
+    median, best = ratio(ours[key], reference[key]), ratio(ours[key + "_best"], reference[key + "_best"])
+    pairs = list(zip(ours.get(key + "_runs", []), reference.get(key + "_runs", [])))
+    paired = statistics.median(ratio(mine, theirs) for mine, theirs in pairs) if pairs else median
+    return median, paired, best
 
 
 def table(ours: dict[str, float], reference: dict[str, float]) -> str:
-    """A plain-text table of both medians, our speedup on the medians and on the best runs (>1: ours faster)."""
-    lines = [f"{'stage (median)':<20}{'ours':>10}{'transformers':>15}{'speedup':>10}{'best-run speedup':>18}"]
+    """A plain-text table of both medians and our speedups on the medians, paired and on the best runs
+    (>1: ours faster)."""
+    lines = [f"{'stage (median)':<20}{'ours':>10}{'transformers':>15}{'speedup':>10}{'paired':>9}{'best-run':>10}"]
     for label, key, higher_is_better in ROWS:
         if key not in ours:
             continue
-        median, best = speedups(ours, reference, key, higher_is_better)
-        lines.append(f"{label:<20}{ours[key]:>10.2f}{reference[key]:>15.2f}{median:>9.2f}x{best:>17.2f}x")
+        median, paired, best = speedups(ours, reference, key, higher_is_better)
+        lines.append(f"{label:<20}{ours[key]:>10.2f}{reference[key]:>15.2f}{median:>9.2f}x{paired:>8.2f}x{best:>9.2f}x")
     return "\n".join(lines)
 
 
@@ -318,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         for dtype in dtypes:
             ours, reference, tokenizer, processor_config = load_pair(folder, args.device, dtype)
             ids, pixels, grid = make_inputs(ours.config, tokenizer, processor_config, image_size)
-            weights = sum(t.numel() * t.element_size() for t in ours.parameters())  # tied head counted once
+            plain = {(t.data_ptr(), t.shape): t.numel() * t.element_size() for t in reference.parameters()}
+            weights = sum(plain.values())  # a tied head counted once
             reset_peak_memory(ours.device)
             ours_result, reference_result = run_benchmark(ours, reference, ids, pixels, grid, repeats, new_tokens,
                                                           args.stages.split(","))
@@ -327,13 +337,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{ours.config.vision.hidden_size} x {ours.config.vision.depth} blocks; device {ours.device}, "
                   f"dtype {ours.dtype}, {torch.get_num_threads()} threads; prompt {len(ids)} tokens, image "
                   f"{image_size[0]}x{image_size[1]} -> grid {grid[0].tolist()}; weights {weights / 2**30:.2f} GiB "
-                  f"(one copy, shared); attention {ours.attention_backend}; {repeats} repeats, {new_tokens} decode tokens")
+                  f"(plain; ours {ours.matmul_layout}); attention {ours.attention_backend}; {repeats} repeats, {new_tokens} decode tokens")
             print(table(ours_result, reference_result))
             peak = peak_memory_bytes(ours.device)
             print(f"peak memory while both ran: {'n/a' if peak is None else f'{peak / 2**30:.2f} GiB'} "
                   f"({'allocated on the device' if ours.device.type == 'cuda' else 'process resident set'})")
             report["runs"].append({
                 "dtype": str(ours.dtype), "device": str(ours.device), "attention": ours.attention_backend,
+                "matmuls": ours.matmul_layout,
                 "text_layers": text.num_hidden_layers, "vision_depth": ours.config.vision.depth,
                 "grid_thw": grid[0].tolist(), "prompt_tokens": len(ids), "weights_bytes": weights,
                 "peak_memory_bytes": peak,

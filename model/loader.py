@@ -180,12 +180,13 @@ def load_weights(model: Qwen3VL, folder: Path, device: torch.device, dtype: torc
 
 
 def build_model(config: Qwen3VLConfig, folder: Path, device: torch.device, dtype: torch.dtype,
-                attention: str = "auto") -> Qwen3VL:
-    """Construct on the meta device (no allocation), then load the weights straight to `device`."""
+                attention: str = "auto", pack: bool = True) -> Qwen3VL:
+    """Construct on the meta device (no allocation), then load the weights straight to `device`; `pack`
+    False keeps plain (fused) weights on CPU too (model.prepare_matmuls can pack them later)."""
     with torch.device("meta"):
         model = Qwen3VL(config, device=device)
     load_weights(model, folder, device, dtype)
-    model.language_model.fuse_projections()  # after loading: fused matrices live where the weights do
+    model.prepare_matmuls(pack)  # after loading: packed or fused matrices live where the weights do
     model.eval()
     model.set_attention_backend(choose_backend(device, dtype, attention))
     return model

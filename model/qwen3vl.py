@@ -17,6 +17,7 @@ from torch import nn
 from model.attention import Attention
 from model.config import Qwen3VLConfig
 from model.kv_cache import KVCache
+from model.packed_linear import PackedLinear, pack_linears, packing_available
 from model.text import TextModel
 from model.vision import VisionTower
 
@@ -57,6 +58,27 @@ class Qwen3VL(nn.Module):
     def dtype(self) -> torch.dtype:
         """The weights' dtype."""
         return self.lm_head.weight.dtype
+
+    @property
+    def matmul_layout(self) -> str:
+        """"packed" (linear weights in oneDNN's blocked layout, CPU), "fused" (q/k/v and gate/up as one
+        matrix each) or "plain"."""
+        if any(isinstance(module, PackedLinear) and module.packed for module in self.modules()):
+            return "packed"
+        layers = self.language_model.layers
+        return "fused" if layers and layers[0].self_attn.fused_qkv is not None else "plain"
+
+    def prepare_matmuls(self, pack: bool = True) -> str:
+        """Once the weights are loaded: on CPU (float32/bfloat16, when torch has oneDNN) pack every linear
+        weight except the patch embedding's and a head tied to the embeddings (packing it would keep a
+        second copy); elsewhere fuse q/k/v and gate/up into one matmul each -> the layout chosen."""
+        if pack and packing_available(self.device, self.dtype):
+            tied = self.lm_head.weight is self.language_model.embed_tokens.weight
+            self.language_model.drop_fused_projections()  # each projection is packed on its own
+            pack_linears(self, skip=(self.visual.patch_embed.proj, *((self.lm_head,) if tied else ())))
+        else:
+            self.language_model.fuse_projections()
+        return self.matmul_layout
 
     @property
     def attention_backend(self) -> str:

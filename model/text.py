@@ -151,6 +151,13 @@ class TextModel(nn.Module):
             layer.self_attn.fuse_projections()
             layer.mlp.fuse_projections()
 
+    def drop_fused_projections(self) -> None:
+        """Back to one matmul per projection (the Linears still hold their weights), e.g. before packing."""
+        for layer in self.layers:
+            layer.self_attn.fused_qkv = None
+            if isinstance(layer.mlp, TextMLP):
+                layer.mlp.fused_gate_up = None
+
     def forward(self, embeds: torch.Tensor, positions: torch.Tensor, cache: KVCache,
                 deepstack: Sequence[tuple[slice, list[torch.Tensor]]] = (), last_only: bool = False) -> torch.Tensor:
         """embeds [T, E], positions [3, T]; deepstack holds (token span, per-layer features [n, E]) per

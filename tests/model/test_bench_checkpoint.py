@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 import torch
 
 from tests.model.real_files import REPO
@@ -38,10 +39,14 @@ def test_random_checkpoint_is_built_once_and_loads(tiny_checkpoint, tmp_path):
     assert len(loaded.model.language_model.layers) == 1
 
 
-def test_reference_runs_on_our_tensors(merge2_model, tiny_checkpoint):
+def test_reference_runs_on_our_tensors(tiny_checkpoint):
+    from model.config import load_config
+    from model.loader import build_model
     from model.positions import mrope_positions
 
-    reference = reference_on_shared_weights(merge2_model, tiny_checkpoint("merge2"))
+    folder = tiny_checkpoint("merge2")
+    merge2_model = build_model(load_config(folder), folder, torch.device("cpu"), torch.float32, pack=False)
+    reference = reference_on_shared_weights(merge2_model, folder)
     ours = {t.untyped_storage().data_ptr() for t in merge2_model.parameters()}
     assert {t.untyped_storage().data_ptr() for t in reference.parameters()} <= ours  # views, no copies
     ids = torch.arange(3, 40)
@@ -50,3 +55,13 @@ def test_reference_runs_on_our_tensors(merge2_model, tiny_checkpoint):
         expected = reference(input_ids=ids[None]).logits[0]
         actual = merge2_model(ids, positions, merge2_model.new_cache(), logits="all")
     assert torch.allclose(actual, expected, rtol=1e-4, atol=1e-4)
+    merge2_model.prepare_matmuls()  # the bench packs ours after sharing: the reference keeps the plain tensors
+    with torch.inference_mode():
+        packed = merge2_model(ids, positions, merge2_model.new_cache(), logits="all")
+        assert torch.equal(reference(input_ids=ids[None]).logits[0], expected)
+    assert merge2_model.matmul_layout == "packed" and torch.allclose(packed, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_reference_needs_plain_weights(merge2_model, tiny_checkpoint):
+    with pytest.raises(ValueError, match="packed"):
+        reference_on_shared_weights(merge2_model, tiny_checkpoint("merge2"))

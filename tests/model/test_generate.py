@@ -10,6 +10,7 @@ import torch
 from model.generate import decode_loop, generate
 from model.generation_config import GenerationConfig, load_generation_defaults
 from model.loader import from_pretrained
+from model.packed_linear import PackedLinear
 from model.sampling import filter_logits, sample_next
 from model.session import Session
 from model.streaming import TextStream
@@ -122,7 +123,7 @@ def test_single_turn_replies_never_contain_vision_placeholders(tiny_checkpoint):
     head = loaded.model.lm_head  # untied in merge2: give the head a bias that makes the pad win every argmax
     biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
     with torch.no_grad():
-        biased.weight.copy_(head.weight)
+        biased.weight.copy_(head.plain_weight() if isinstance(head, PackedLinear) else head.weight)
         biased.bias.zero_()
         biased.bias[pad] = 1e4
     loaded.model.lm_head = biased

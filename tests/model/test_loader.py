@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model.config import load_config
-from model.loader import CheckpointError, from_pretrained, rename_key
+from model.loader import CheckpointError, build_model, from_pretrained, rename_key
 from model.positions import mrope_positions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,9 +130,21 @@ def test_offline_hub_id_explains_how_to_download(tmp_path):
 
 def test_moving_a_loaded_model_keeps_fused_weights_in_step(tiny_checkpoint, merge2_model):
     folder = tiny_checkpoint("merge2")
-    direct = from_pretrained(folder, device="cpu", dtype="bfloat16").model
-    cast = from_pretrained(folder, device="cpu", dtype="float32").model.to(torch.bfloat16)
+    config, cpu = load_config(folder), torch.device("cpu")
+    direct = build_model(config, folder, cpu, torch.bfloat16, pack=False)
+    cast = build_model(config, folder, cpu, torch.float32, pack=False).to(torch.bfloat16)
     attention = cast.language_model.layers[0].self_attn
-    assert attention.fused_qkv.weight.dtype == torch.bfloat16
+    assert cast.matmul_layout == "fused" and attention.fused_qkv.weight.dtype == torch.bfloat16
     assert attention.q_proj.weight.data_ptr() == attention.fused_qkv.weight.data_ptr()  # a view, not a copy
+    torch.testing.assert_close(_logits(cast), _logits(direct), rtol=0, atol=0)
+
+
+def test_moving_a_packed_model_repacks_its_weights(tiny_checkpoint):
+    folder = tiny_checkpoint("merge2")
+    direct = from_pretrained(folder, device="cpu", dtype="bfloat16").model
+    cast = from_pretrained(folder, device="cpu", dtype="float32").model
+    assert cast.matmul_layout == "packed"
+    cast = cast.to(torch.bfloat16)  # unpacked, converted, packed again in bfloat16's blocked layout
+    q_proj = cast.language_model.layers[0].self_attn.q_proj
+    assert cast.matmul_layout == "packed" and q_proj.weight.is_mkldnn and q_proj.weight.dtype == torch.bfloat16
     torch.testing.assert_close(_logits(cast), _logits(direct), rtol=0, atol=0)

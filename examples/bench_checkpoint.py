@@ -7,7 +7,8 @@ folder under the cache root and reuse it. Weights are stored in bfloat16 (half t
 one tensor at a time (never the whole model in float32 at once), with model.tiny's value rules.
 
 `reference_on_shared_weights` builds transformers' Qwen3VLForConditionalGeneration whose parameters
-*are* our model's tensors (views, no copy), so a 2B benchmark holds one copy of the weights, not two.
+*are* our model's tensors (views, no copy). It needs our plain weights: build ours with pack=False,
+share, then let ours pack its linears (CPU), which leaves the plain ones to the reference alone.
 """
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ unpack it, convert, and pack again when the result can still be packed (else it 
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -22,13 +24,26 @@ PACKABLE_DTYPES = (torch.float32, torch.bfloat16)
 
 def packing_available(device: torch.device, dtype: torch.dtype) -> bool:
     """True when this torch build can pack and run CPU linears of `dtype` through oneDNN."""
-    if torch.device(device).type != "cpu" or dtype not in PACKABLE_DTYPES:
-        return False
+    return torch.device(device).type == "cpu" and dtype in PACKABLE_DTYPES and _ops_work(dtype)
+
+
+@functools.cache
+def _ops_work(dtype: torch.dtype) -> bool:
+    """The ops are torch-internal (what inductor's CPU freezing pass calls): check once per dtype that
+    they exist and compute a small linear right, so another torch build falls back to plain weights."""
     ops = torch.ops.mkldnn
     if not (torch.backends.mkldnn.is_available() and hasattr(ops, "_reorder_linear_weight")
             and hasattr(ops, "_linear_pointwise")):
         return False
-    return dtype != torch.bfloat16 or bool(ops._is_mkldnn_bf16_supported())
+    if dtype == torch.bfloat16 and not ops._is_mkldnn_bf16_supported():
+        return False
+    weight = torch.arange(12, dtype=torch.float32).view(4, 3).to(dtype)
+    x, bias = torch.ones(2, 3, dtype=dtype), torch.ones(4, dtype=dtype)
+    try:
+        out = ops._linear_pointwise(x, _pack(weight), bias, "none", [], "")
+    except RuntimeError:
+        return False
+    return torch.equal(out, F.linear(x, weight, bias))
 
 
 def _pack(weight: torch.Tensor) -> torch.Tensor:

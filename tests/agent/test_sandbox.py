@@ -17,6 +17,7 @@ from agent.desktop_user import DesktopUser
 from agent.display import DisplayError, live_display_env
 from agent.sandbox import Sandbox, SandboxError
 from agent.tasks import SandboxSpec
+from tests.terminal import sigint_as_in_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -104,7 +105,8 @@ CHILD = textwrap.dedent(
 def test_sigkilled_owner_leaves_no_process(tmp_path):
     script = tmp_path / "owner.py"
     script.write_text(CHILD.format(repo=str(REPO), app=ESCAPING_APP))
-    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=sigint_as_in_a_terminal)
     try:
         info = json.loads(owner.stdout.readline())
     finally:
@@ -211,7 +213,8 @@ CTRL_C_CHILD = textwrap.dedent(
 def test_ctrl_c_tears_down_before_the_owner_exits(tmp_path):
     script = tmp_path / "owner.py"
     script.write_text(CTRL_C_CHILD.format(repo=str(REPO), app=ESCAPING_APP))
-    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                             preexec_fn=sigint_as_in_a_terminal)
     pids = json.loads(owner.stdout.readline())
     owner.send_signal(signal.SIGINT)
     report = json.loads(owner.stdout.readline())

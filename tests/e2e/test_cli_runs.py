@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from agent.trace import list_runs, read_run
+from tests.terminal import sigint_as_in_a_terminal
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = sorted((REPO / "tasks").glob("*.yaml"))
@@ -92,7 +93,8 @@ def test_sigint_ends_the_run_aborted_with_a_complete_trace(tmp_path):
     slow.write_text(yaml.safe_dump(task))
     runs = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", str(slow), "--policy", "scripted",
-                             "--runs-dir", str(runs)], cwd=REPO, stderr=subprocess.PIPE, text=True)
+                             "--runs-dir", str(runs)], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=sigint_as_in_a_terminal)
     for line in proc.stderr:  # wait until two steps are done
         if line.startswith("step   1"):
             break
@@ -278,7 +280,8 @@ def test_sigterm_during_the_checks_still_writes_an_aborted_result(tmp_path):
     slow.write_text(yaml.safe_dump(task))
     runs = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", str(slow), "--policy", "scripted",
-                             "--runs-dir", str(runs)], cwd=REPO, stderr=subprocess.PIPE, text=True)
+                             "--runs-dir", str(runs)], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=sigint_as_in_a_terminal)
     for line in proc.stderr:
         if line.startswith("step   0"):
             break

@@ -1,5 +1,5 @@
 """examples/bench_checkpoint.py: reduced configs, random checkpoints written once, and the reference that
-runs on our very tensors (so a 2B benchmark holds one copy of the weights)."""
+runs on our very (plain) tensors, and refuses packed ones."""
 from __future__ import annotations
 
 import json

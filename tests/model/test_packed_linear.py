@@ -82,3 +82,12 @@ def test_pack_false_keeps_the_fused_plain_layout(tiny_checkpoint):
         a = plain(ids, positions, plain.new_cache(), logits="all")
         b = packed(ids, positions, packed.new_cache(), logits="all")
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_without_working_onednn_ops_a_cpu_model_falls_back_to_fused(tiny_checkpoint, monkeypatch):
+    import model.packed_linear as packing
+
+    monkeypatch.setattr(packing, "_ops_work", lambda dtype: False)  # as on a torch build without them
+    model = from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="float32").model
+    assert model.matmul_layout == "fused"
+    assert not any(isinstance(module, PackedLinear) for module in model.modules())

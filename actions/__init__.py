@@ -23,7 +23,7 @@ from actions.errors import (
 from actions.executor import DryRunExecutor, Executor
 from actions.parsed import Parsed
 from actions.parsing import FORMATS, parse
-from actions.pyautogui_executor import PyAutoGUIExecutor
+from actions.x11.pyautogui_executor import PyAutoGUIExecutor
 from actions.render import render
 from actions.schemas import ACTION_ADAPTER, ACTION_NAMES, Action, action_from_dict
 

@@ -108,7 +108,7 @@ def run(
     tui: bool = typer.Option(False, "--tui", metavar="", help="Show the run live in the trace viewer."),
 ) -> None:
     """Run a task: open a sandbox desktop, let the policy act, check the result."""
-    from agent.runner import CliRun, run_from_cli
+    from agent.commands.run import CliRun, run_from_cli
 
     settings = _settings(_fail, name=policy, model=model, device=device, dtype=dtype, max_pixels=max_pixels,
                          history_images=history_images, max_new_tokens=max_new_tokens, recording=recording,
@@ -131,7 +131,7 @@ def replay(
     A task file that the recording points at outside your current folder (or inside or beside the
     recording) is shown with the shell commands it would run, and needs your yes (or --yes).
     """
-    from agent.runner import CliRun, RunSetupError, replay_task_file, run_from_cli, stderr_echo, warn_if_other_task
+    from agent.commands.run import CliRun, RunSetupError, replay_task_file, run_from_cli, stderr_echo, warn_if_other_task
     from agent.settings import RunSettings
 
     try:
@@ -182,7 +182,7 @@ def bench_run(
     shard: Optional[str] = typer.Option(None, "--shard", help="I/N: run only the I-th of N deterministic slices of the suite."),
 ) -> None:
     """Run every (task, repeat) of a suite, N at a time; write DIR/bench.json and print the summary."""
-    from agent.bench.commands import bench_command
+    from agent.commands.bench import bench_command
 
     settings = _settings(_fail, name=policy, model=model, device=device, dtype=dtype, max_pixels=max_pixels,
                          history_images=history_images, max_new_tokens=max_new_tokens, recording=recording,
@@ -199,7 +199,7 @@ def bench_compare(
     json_output: bool = typer.Option(False, "--json", metavar="", help="Print the comparison as JSON."),
 ) -> None:
     """What got fixed, what broke, and the success-rate difference from bench A to bench B."""
-    from agent.bench.commands import compare_command
+    from agent.commands.bench import compare_command
 
     raise typer.Exit(compare_command(a, b, json_output))
 
@@ -210,7 +210,7 @@ def bench_merge(
     out: Path = typer.Option(..., "--out", "-o", help="Folder of the merged bench.json."),
 ) -> None:
     """Combine shard folders into one bench.json (run folders stay where they are)."""
-    from agent.bench.commands import merge_command
+    from agent.commands.bench import merge_command
 
     raise typer.Exit(merge_command(dirs, out))
 
@@ -235,7 +235,7 @@ def parse(
     screen: Optional[str] = typer.Option(None, help="WxH: also map the actions to screen pixels."),
 ) -> None:
     """Parse model text from stdin into actions; print one JSON object."""
-    from actions.cli import run_parse
+    from agent.commands.parse import run_parse
     from actions.parsing import MAX_TEXT_CHARS
 
     # Model text may hold invalid bytes, and runaway output may never end: read a bounded prefix
@@ -266,9 +266,9 @@ def report(
 ) -> None:
     """Write one self-contained HTML report of a run, or a bench's scoreboard with a page per run."""
     from agent.bench.results import is_bench_dir
-    from agent.viewer.bench_report import write_bench_report
-    from agent.viewer.errors import NotARunError, ReportOutputError
-    from agent.viewer.report import write_report
+    from agent.report.bench_report import write_bench_report
+    from agent.errors import NotARunError, ReportOutputError
+    from agent.report.run_report import write_report
 
     try:
         write = write_bench_report if is_bench_dir(run_dir) else write_report
@@ -295,7 +295,7 @@ def serve(
     no_cache: bool = typer.Option(False, "--no-cache", metavar="", help="Re-read the whole history every request (baseline)."),
 ) -> None:
     """Serve the checkpoint behind an OpenAI-compatible /v1/chat/completions, KV cache kept across requests."""
-    from agent.serve.command import ServeOptions, serve_command
+    from agent.commands.serve import ServeOptions, serve_command
 
     raise typer.Exit(serve_command(ServeOptions(
         model=model, host=host, port=port, served_model_name=served_model_name, device=device, dtype=dtype,
@@ -320,7 +320,7 @@ def generate(
     json_output: bool = typer.Option(False, "--json", help="Print text, token ids, counts and timings as JSON."),
 ) -> None:
     """Single-turn generation through the checkpoint's chat template."""
-    from model.generate_cli import run_generate
+    from agent.commands.generate import run_generate
 
     raise typer.Exit(
         run_generate(

@@ -12,7 +12,7 @@ from typing import Callable, Literal
 
 from actions import CoordinateError, FailSafeTriggered, ParseError, coordinate_system, parse, to_screen
 from agent.policies.base import Observation, Policy, Turn
-from agent.trace import StepError, StepRecord, TraceWriter, now_iso
+from agent.trace.records import StepError, StepRecord, TraceWriter, now_iso
 
 EndReason = Literal["terminate", "answer", "max_steps", "aborted", "error"]
 

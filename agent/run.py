@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from agent.desktop import Desktop, DesktopError, start_desktop
+from agent.desktop.base import Desktop, DesktopError, start_desktop
 from agent.policies.base import Policy
 from agent.policies.registry import describe
 from agent.settings import RunSettings
-from agent.trace import GeometryRecord, RunMeta, RunResult, StepRecord, TraceWriter, new_run_id
+from agent.trace.records import GeometryRecord, RunMeta, RunResult, StepRecord, TraceWriter, new_run_id
 
 Echo = Callable[[str], None]
 
@@ -96,7 +96,7 @@ def _status(reason: str, checks_passed: bool) -> str:
 
 def step_line(record: StepRecord) -> str:
     """One progress line per step: what was done (screen pixels) and any error."""
-    from agent.viewer.summary import step_summary  # plain text helpers, no Textual import
+    from agent.trace.summary import step_summary  # plain text helpers, no Textual import
 
     error = f"  ✗ {record.error.kind}: {record.error.message}" if record.error else ""
     return f"step {record.step:>3}  {step_summary(record)}  (model {record.timings_ms.get('model', 0):.0f} ms){error}"
@@ -140,7 +140,7 @@ class _SerialExecutor:
     """An executor whose actions take turns with every other executor in this process."""
 
     def __init__(self, display: str, xauthority: str | None, failsafe: bool):
-        from actions.pyautogui_executor import PyAutoGUIExecutor
+        from actions.x11.pyautogui_executor import PyAutoGUIExecutor
 
         with _EXECUTOR_LOCK:
             self._inner = PyAutoGUIExecutor(display=display, xauthority=xauthority, failsafe=failsafe)
@@ -188,9 +188,9 @@ def _unreserve(reserved: Path, runs_dir_is_new: bool) -> None:
 
 
 def _run_on(task, policy, desktop, settings, run_dir, abort, echo, task_file, on_run_dir) -> RunResult:
-    from agent.checks import run_checks
+    from agent.tasks.verify import run_checks
     from agent.loop import LoopConfig, LoopOutcome, run_loop
-    from agent.screen import CaptureError, Screen
+    from agent.desktop.screen import CaptureError, Screen
 
     env = desktop.env
     if settings.live:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.trace import now_iso, read_run, write_json_atomic
+from agent.trace.records import now_iso, read_run, write_json_atomic
 
 BENCH_FILE = "bench.json"
 FINISHED = ("success", "failure", "max_steps", "error")  # a resumed bench does not redo these

@@ -19,7 +19,7 @@ from agent.bench.plan import Job, plan_jobs, still_to_do
 from agent.bench.progress import Progress
 from agent.bench.results import BENCH_FILE, BenchError, BenchRecord, BenchWriter, RunEntry, entry_from_run, machine, read_bench
 from agent.bench.suite import Suite, load_tasks
-from agent.desktop import sandbox_for
+from agent.desktop.base import sandbox_for
 from agent.policies.base import PolicyUnavailable
 from agent.policies.registry import PolicySettings, build, describe
 from agent.run import RunSetupError, run_task, versions

@@ -153,7 +153,7 @@ def load_tasks(suite: Suite, strict: bool = True) -> list[tuple[Path, Any]]:
     strict: SuiteError on a broken task file or a shared id; otherwise a broken file comes back as
     (file, SuiteError) so a bench can record it and go on with the others.
     """
-    from agent.tasks import TaskError, load_task
+    from agent.tasks.schema import TaskError, load_task
 
     loaded: list[tuple[Path, Any]] = []
     seen: dict[str, Path] = {}
@@ -198,7 +198,7 @@ def validate_suite(path: Path) -> str | None:
 
 def validate_inputs(paths: list[Path]):
     """`agent validate`: task files through agent.tasks, suite files (in a `suites` folder) here."""
-    from agent.tasks import ValidationReport, validate_paths
+    from agent.tasks.schema import ValidationReport, validate_paths
 
     report = ValidationReport()
     for given in map(Path, paths):

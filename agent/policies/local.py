@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
 from agent.policies.registry import PolicySettings, register
-from agent.prompt import SYSTEM_PROMPT, conversation_tools, first_step_text, next_step_text
+from agent.policies.prompt import SYSTEM_PROMPT, conversation_tools, first_step_text, next_step_text
 from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
-    from agent.tasks import Task
+    from agent.tasks.schema import Task
 
 ALTERNATIVES = (
     "Alternatives that need no model: `--policy scripted` (the task's reference solution), "
@@ -29,9 +29,9 @@ ALTERNATIVES = (
 def load_model(model: str, device: str, dtype: str):
     """Load a checkpoint folder or hub id (a model.loaded.LoadedModel); any failure becomes
     PolicyUnavailable naming the alternatives."""
-    from model.device import resolve_device_dtype
+    from model.load.device import resolve_device_dtype
     from model.errors import DeviceError, LoadError
-    from model.loader import from_pretrained
+    from model.load.loader import from_pretrained
 
     try:
         resolve_device_dtype(device, dtype)  # a wrong --device fails before anything slow, without alternatives
@@ -76,15 +76,15 @@ class LocalPolicy:
         self.instruction = ""
 
     def _generation_config(self, max_new_tokens: int, temperature: float):
-        from model.generate import GenerationConfig
+        from model.runtime.generate import GenerationConfig
 
         defaults = getattr(self.model, "generation_defaults", None) or GenerationConfig()
         return defaults.with_overrides(max_new_tokens=max_new_tokens, temperature=temperature).validate()
 
     def start(self, instruction: str) -> None:
         """Open a fresh conversation: system prompt with the computer_use tool; the instruction comes with step 0."""
-        from model.history import HistoryPolicy
-        from model.session import Session
+        from model.runtime.history import HistoryPolicy
+        from model.runtime.session import Session
 
         self.instruction = first_step_text(instruction)
         previous = self.session

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from agent.prompt import SYSTEM_PROMPT, conversation_tools, first_step_text
+from agent.policies.prompt import SYSTEM_PROMPT, conversation_tools, first_step_text
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from agent.settings import (
 
 if TYPE_CHECKING:
     from agent.policies.base import Policy
-    from agent.tasks import Task
+    from agent.tasks.schema import Task
 
 # Modules that register a built-in policy when imported (no heavy imports at module level).
 BUILTIN_MODULES = ("agent.policies.local", "agent.policies.scripted", "agent.policies.replay",

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from agent.policies.base import PolicyUnavailable, Reply
 from agent.policies.registry import PolicySettings, register
 from agent.policies.scripted import ScriptedPolicy
-from agent.trace import StepRecord, read_run
+from agent.trace.records import StepRecord, read_run
 
 if TYPE_CHECKING:
-    from agent.tasks import Task
+    from agent.tasks.schema import Task
 
 
 def recorded_steps(run_dir: Path) -> list[StepRecord]:

@@ -7,7 +7,7 @@ from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
 from agent.policies.registry import PolicySettings, register
 
 if TYPE_CHECKING:
-    from agent.tasks import Task
+    from agent.tasks.schema import Task
 
 GIVE_UP = (
     "The script has no steps left.\n"

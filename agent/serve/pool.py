@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from agent.serve.requests import AssistantMessage, ChatRequest, ImageInput, RawMessage, UserMessage
-from model.conversation import AssistantTurn, Conversation, ImageEntry, UserTurn
-from model.encoder_cache import EncoderCache, image_digest
-from model.history import HistoryPolicy
-from model.prefix import common_prefix_length, token_keys
+from model.runtime.conversation import AssistantTurn, Conversation, ImageEntry, UserTurn
+from model.runtime.encoder_cache import EncoderCache, image_digest
+from model.runtime.history import HistoryPolicy
+from model.runtime.prefix import common_prefix_length, token_keys
 
 if TYPE_CHECKING:
-    from model.loaded import LoadedModel
-    from model.session import Session
+    from model.load.loaded import LoadedModel
+    from model.runtime.session import Session
 
 IMAGE_MEMORY = 12  # preprocessed images remembered by their bytes (~25 MB each at 1280x800)
 
@@ -118,7 +118,7 @@ class ConversationPool:
     # ------------------------------------------------------------------------------ internals
 
     def _new_session(self) -> "Session":
-        from model.session import Session
+        from model.runtime.session import Session
 
         session = Session(self.loaded, history=HistoryPolicy(keep_images=None), min_pixels=self.min_pixels,
                           max_pixels=self.max_pixels, max_kv_bytes=self.kv_budget_bytes, on_budget="error")

@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from agent.trace import is_run_dir, list_runs, read_run
-from agent.viewer.errors import NotARunError
+from agent.trace.records import is_run_dir, list_runs, read_run
+from agent.errors import NotARunError
 from agent.viewer.run_screen import RunScreen
 from agent.viewer.runs_screen import RunsScreen
 from agent.viewer.screenshot import Renderer, prepare_renderer

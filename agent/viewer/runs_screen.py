@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from agent.trace import list_runs, read_run
+from agent.trace.records import list_runs, read_run
 from agent.viewer.nav_table import NavTable
-from agent.viewer.summary import RunSummary, format_duration, format_start, summarize
+from agent.trace.summary import RunSummary, format_duration, format_start, summarize
 
 # column key → (header, sort key, newest/largest first by default)
 COLUMNS: dict[str, tuple[str, Callable[[RunSummary], Any], bool]] = {

@@ -7,8 +7,8 @@ from typing import Any, Sequence
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from agent.trace import LoadedRun, StepRecord
-from agent.viewer.summary import format_duration, incomplete_label, is_damage
+from agent.trace.records import LoadedRun, StepRecord
+from agent.trace.summary import format_duration, incomplete_label, is_damage
 
 _HEADING = "bold underline"
 PAGE_CHARS = 20_000  # model output shown per page; longer texts are paged with [ and ]

@@ -19,9 +19,9 @@ from agent.policies.base import PolicyUnavailable, Reply
 from agent.policies.profiles import PROFILES
 from agent.policies.replay import ReplayPolicy
 from agent.policies.scripted import ScriptedPolicy
-from agent.trace import RunMeta, TraceWriter, new_run_id, now_iso, read_run
+from agent.trace.records import RunMeta, TraceWriter, new_run_id, now_iso, read_run
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def call(arguments: dict) -> str:
@@ -223,14 +223,12 @@ def test_failsafe_from_the_executor_aborts(tmp_path, error):
 
 SLOW_RUN = textwrap.dedent("""
     import sys, time
-    sys.path.insert(0, {repo!r})
     from pathlib import Path
     from actions import DryRunExecutor
     from agent.loop import LoopConfig, run_loop
     from agent.policies.scripted import ScriptedPolicy
-    from agent.trace import RunMeta, TraceWriter, now_iso
-    sys.path.insert(0, {tests!r})
-    from test_loop import CLICK, SyntheticScreen
+    from agent.trace.records import RunMeta, TraceWriter, now_iso
+    from tests.agent.test_loop import CLICK, SyntheticScreen
 
     class Slow(ScriptedPolicy):
         def next(self, observation, history):
@@ -247,8 +245,8 @@ SLOW_RUN = textwrap.dedent("""
 
 
 def test_sigkill_keeps_every_finished_step_readable(tmp_path):
-    script = SLOW_RUN.format(repo=str(REPO), tests=str(Path(__file__).parent), runs=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    script = SLOW_RUN.format(runs=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
         assert proc.stdout.readline().strip() == "READY"
     finally:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.trace import list_runs, read_run
+from agent.trace.records import list_runs, read_run
 from tests.terminal import sigint_as_in_a_terminal
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TASKS = sorted((REPO / "tasks").glob("*.yaml"))
 NEEDS_DESKTOP = pytest.mark.skipif(
     not all(shutil.which(b) for b in ("Xvfb", "openbox", "xdotool", "mousepad")),
@@ -49,7 +49,7 @@ def test_open_settings_succeeds_and_the_preferences_window_is_really_open(tmp_pa
     assert all((run.path / s.screenshot).exists() for s in run.steps)
 
 
-# Every shipped task's reference solution is proven in tests/bench/test_bench_runs.py
+# Every shipped task's reference solution is proven in tests/agent/bench/test_bench_runs.py
 # (test_core_suite_with_the_scripted_policy_passes_every_task: the core suite at --parallel 2).
 
 
@@ -257,7 +257,7 @@ def test_replay_on_your_own_task_file_records_what_it_replayed(tmp_path):
 
 
 def test_replaying_a_recording_of_another_task_warns(tmp_path):
-    from agent.runner import warn_if_other_task
+    from agent.commands.run import warn_if_other_task
 
     run = recording_elsewhere(tmp_path, tmp_path / "marker")
     lines: list[str] = []
@@ -308,7 +308,7 @@ def test_duration_agrees_with_start_and_end_times(tmp_path):
 
 
 def test_a_task_file_beside_a_received_recording_needs_consent_even_under_the_current_folder(tmp_path, monkeypatch):
-    from agent.runner import replay_task_file
+    from agent.commands.run import replay_task_file
 
     run = recording_elsewhere(tmp_path, tmp_path / "marker")
     beside = run.parent / "task.yaml"

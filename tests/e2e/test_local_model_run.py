@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from agent.trace import list_runs, read_run
+from agent.trace.records import list_runs, read_run
 from tests.e2e.test_cli_runs import NEEDS_DESKTOP, agent
 
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     pytest.importorskip("transformers", reason="the tiny checkpoint is built with transformers (dev extra)")
-    from model.tiny import write_tiny_checkpoint
+    from model.testing.tiny import write_tiny_checkpoint
 
     return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", preset="merge2")
 

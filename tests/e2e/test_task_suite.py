@@ -3,7 +3,7 @@
 Each variant is the task's reference solution with one realistic error (a step left out, a wrong
 value typed, an unsaved document, an answer that is off by one), played through `agent run
 --policy scripted` in a real sandbox. The task's checks must call it a failure. (The references
-themselves run in tests/bench/test_bench_runs.py, as the core suite; each passed three runs in a row
+themselves run in tests/agent/bench/test_bench_runs.py, as the core suite; each passed three runs in a row
 when it was written.)
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Callable
 
 import pytest
 import yaml
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TASKS = REPO / "tasks"
 
 TERMINATE = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "terminate", "status": "success"}}\n</tool_call>'

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.task_yaml import MAX_TASK_BYTES
-from agent.tasks import UNCHECKABLE, TaskError, load_task
+from agent.tasks.yaml_reader import MAX_TASK_BYTES
+from agent.tasks.schema import UNCHECKABLE, TaskError, load_task
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 GOOD = (REPO / "tasks" / "open_settings.yaml").read_bytes()
 SHIPPED = [p.read_bytes() for p in sorted((REPO / "tasks").glob("*.yaml"))]
 
@@ -101,11 +101,8 @@ def test_run_refuses_a_bad_task_file_before_starting_anything(tmp_path):
 
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
-    sys.path.insert(0, str(REPO / "tests" / "viewer"))
-    try:
-        from viewer_runs import success_run
-    finally:
-        sys.path.remove(str(REPO / "tests" / "viewer"))
+    from tests.agent.trace.recorded_runs import success_run
+
     return success_run(tmp_path / "runs")
 
 

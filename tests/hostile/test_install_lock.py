@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 FAKE_APT = """#!/bin/bash
 n=$(cat "$COUNT" 2>/dev/null || echo 0); echo $((n + 1)) > "$COUNT"
 if [ "$n" -lt "$LOCKED_TIMES" ]; then

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 REAL_2B = REPO.parent / "shared" / "checkpoints" / "qwen3-vl-2b-instruct"
 AGENT_MAX_PIXELS = 1280 * 800  # agent/settings.py DEFAULT_MAX_PIXELS: what the local policy resizes to
 

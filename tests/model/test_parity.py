@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.generate import generate
-from model.generation_config import GenerationConfig
-from model.loader import from_pretrained
-from model.positions import image_token_count, mrope_positions
-from model.session import Session
-from model.vision_guard import vision_token_ids
+from model.runtime.generate import generate
+from model.load.generation_config import GenerationConfig
+from model.load.loader import from_pretrained
+from model.nn.positions import image_token_count, mrope_positions
+from model.runtime.session import Session
+from model.runtime.vision_guard import vision_token_ids
 
 PRESETS = ["hf_test", "merge2", "tied"]
 NEW_TOKENS = 32

@@ -4,7 +4,7 @@ transformers in float32: logits over a whole agent prompt and 32 greedy tokens.
 
 Depth: 2 decoder layers, 3 ViT blocks with DeepStack after blocks 1 and 2 (the real [5, 11, 17] scaled
 to 3 blocks), so every DeepStack feature reaches a decoder layer. The checkpoint is written with the real
-config, tokenizer and preprocessor files by examples/bench_checkpoint.py; both sides load it from disk
+config, tokenizer and preprocessor files by examples/bench/bench_checkpoint.py; both sides load it from disk
 (each through its own loader). Measured maximum relative logit error: ~1e-6; bound asserted 1e-4.
 About 2 GiB per model (the 151,936 x 2048 embedding alone is 1.2 GiB in float32); about 2 minutes.
 """
@@ -23,7 +23,6 @@ TEXT_LAYERS, VISION_DEPTH, NEW_TOKENS = 2, 3, 32
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    sys.path.insert(0, str(REPO / "examples"))
     from bench_checkpoint import cached_random_checkpoint
 
     return cached_random_checkpoint(REAL_2B, cache_root=tmp_path_factory.mktemp("real2b"),
@@ -32,7 +31,7 @@ def folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ours(folder):
-    from model.loader import from_pretrained
+    from model.load.loader import from_pretrained
 
     return from_pretrained(folder, device="cpu", dtype="float32")
 
@@ -47,7 +46,7 @@ def reference(folder):
 @pytest.fixture(scope="module")
 def prompt(ours):
     """The agent's first step rendered by a Session (instruction, one 640x400 screenshot)."""
-    from model.session import Session
+    from model.runtime.session import Session
 
     session = Session(ours, system="You are a helpful assistant.", max_pixels=640 * 400)
     session.add_user("Open the preferences of the text editor.", images=[screenshot(640, 400)], text_first=True)
@@ -70,7 +69,7 @@ def test_shapes_are_the_real_ones(ours, folder):
 
 
 def test_logits_over_the_whole_prompt_match(ours, reference, prompt):
-    from model.positions import mrope_positions
+    from model.nn.positions import mrope_positions
 
     config = ours.model.config
     ids = torch.tensor(prompt.input_ids)
@@ -89,7 +88,7 @@ def test_logits_over_the_whole_prompt_match(ours, reference, prompt):
 def test_greedy_tokens_match(ours, reference, prompt):
     from transformers import GenerationConfig as ReferenceGenerationConfig
 
-    from model.positions import mrope_positions
+    from model.nn.positions import mrope_positions
 
     config = ours.model.config
     ids = torch.tensor(prompt.input_ids)

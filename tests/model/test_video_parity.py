@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from model.generation_config import GenerationConfig
-from model.loader import from_pretrained
-from model.positions import mrope_positions
-from model.session import Session
-from model.video import Clip, VideoConfig, preprocess_video
-from model.vision_guard import vision_token_ids
+from model.load.generation_config import GenerationConfig
+from model.load.loader import from_pretrained
+from model.nn.positions import mrope_positions
+from model.runtime.session import Session
+from model.inputs.video import Clip, VideoConfig, preprocess_video
+from model.runtime.vision_guard import vision_token_ids
 
 VIDEO_CONFIG = {"size": {"shortest_edge": 4096, "longest_edge": 32768}, "patch_size": 16, "temporal_patch_size": 2,
                 "merge_size": 2, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
@@ -40,7 +40,7 @@ def pair(request, tmp_path_factory):
     """(ours, reference, video config) on one random checkpoint with a small video budget."""
     from transformers import Qwen3VLForConditionalGeneration
 
-    from model.tiny import write_tiny_checkpoint
+    from model.testing.tiny import write_tiny_checkpoint
 
     folder = write_tiny_checkpoint(tmp_path_factory.mktemp(f"video_{request.param}"), preset=request.param, seed=3)
     merge = 2 if request.param == "merge2" else 1
@@ -141,8 +141,8 @@ def test_video_frame_groups_are_encoded_once_and_reused(pair):
 
 
 def test_a_conversation_with_a_video_needs_the_video_token_ids(pair):
-    from model.chat import render_chat
-    from model.tokenizer import require_chat_template
+    from model.inputs.chat import render_chat
+    from model.inputs.tokenizer import require_chat_template
 
     ours, _, _ = pair
     session = session_with_video(ours)

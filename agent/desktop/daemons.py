@@ -1,0 +1,97 @@
+"""The daemons under a sandbox's desktop: Xvfb, openbox and a private session bus.
+
+Each is started through the sandbox's `popen` (its own process group, tied to the sandbox's life,
+logging to logs/NAME.log; see agent.sandbox) and waited for until it is ready: Xvfb until it
+reports its display number, openbox until it manages the screen, dbus-daemon until its socket
+exists. Every wait is bounded by DAEMON_START_S and ends as soon as its condition holds. A daemon
+that exits or does not get ready raises DaemonError naming it, the load average and the end of its
+log; the sandbox turns that into a SandboxError.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, NoReturn
+
+from agent.desktop.display import add_cookie, read_display_number
+
+# Bound on each daemon's start (Xvfb, openbox, session bus); each wait ends once its condition holds.
+# Generous: on 2 CPUs at load 8–12 openbox alone has needed over 15 s.
+DAEMON_START_S = 60.0
+
+# popen(argv, log, as_app=False, **Popen keywords) -> the started child (Sandbox._popen).
+Popen = Callable[..., subprocess.Popen]
+
+
+class DaemonError(RuntimeError):
+    """A daemon of the desktop did not start; the message names it and quotes its log."""
+
+
+def start_xvfb(popen: Popen, env: dict[str, str], logs: Path, width: int, height: int) -> str:
+    """Start Xvfb on a free display, reachable only with a fresh cookie in env's XAUTHORITY file;
+    return the display name (e.g. ':3') once the server accepts connections."""
+    cookie = secrets.token_hex(16)
+    authfile = env["XAUTHORITY"]
+    # The server loads every cookie in its -auth file regardless of display number, so the
+    # cookie is registered before the number is known and re-added for clients afterwards.
+    add_cookie(authfile, ":0", cookie, env)
+    read_fd, write_fd = os.pipe()
+    try:
+        popen(
+            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
+             "-auth", authfile, "-nolisten", "tcp", "-noreset"],
+            logs / "xvfb.log", pass_fds=(write_fd,),
+        )
+        os.close(write_fd)
+        write_fd = -1
+        number = read_display_number(read_fd, timeout=DAEMON_START_S, log=logs / "xvfb.log")
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    display = f":{number}"
+    add_cookie(authfile, display, cookie, env)
+    return display
+
+
+def start_openbox(popen: Popen, env: dict[str, str], logs: Path) -> None:
+    """Start openbox as the apps' user; return once it manages the screen of env's DISPLAY."""
+    openbox = popen(["openbox", "--sm-disable"], logs / "openbox.log", as_app=True)
+    # openbox sets _NET_CURRENT_DESKTOP once it manages the screen; until then this query fails.
+    deadline = time.monotonic() + DAEMON_START_S
+    while openbox.poll() is None:
+        try:
+            probe = subprocess.run(["xdotool", "get_desktop"], env=env, capture_output=True, timeout=10)
+            if probe.returncode == 0:
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        if time.monotonic() >= deadline:
+            daemon_failed("openbox", f"did not manage the screen within {DAEMON_START_S:g}s", logs / "openbox.log")
+        time.sleep(0.1)
+    daemon_failed("openbox", f"exited {openbox.returncode} before managing the screen", logs / "openbox.log")
+
+
+def start_session_bus(popen: Popen, socket: Path, address: str, logs: Path) -> None:
+    """Start a dbus-daemon for this desktop only, listening at address (the apps' view of socket);
+    return once socket (this process's view) exists."""
+    bus = popen(["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={address}"],
+                logs / "dbus.log", as_app=True)
+    deadline = time.monotonic() + DAEMON_START_S
+    while not socket.exists():
+        if bus.poll() is not None:
+            daemon_failed("the session bus (dbus-daemon)", f"exited {bus.returncode}", logs / "dbus.log")
+        if time.monotonic() > deadline:
+            daemon_failed("the session bus (dbus-daemon)", f"did not open {socket} within {DAEMON_START_S:g}s",
+                          logs / "dbus.log")
+        time.sleep(0.05)
+
+
+def daemon_failed(name: str, what: str, log: Path) -> NoReturn:
+    """Raise a DaemonError with the load and the log's end (close() removes an own workdir's logs)."""
+    load = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    tail = log.read_text(errors="replace").strip()[-500:] if log.exists() else ""
+    raise DaemonError(f"{name} {what} ({load}); {log.name}: {tail or '(empty)'}")

@@ -1,0 +1,1 @@
+"""`agent report`: a run or a bench as one self-contained HTML page."""

@@ -1,0 +1,1 @@
+"""Task files: their schema, safe loading, sandbox files, success checks and `agent validate`."""

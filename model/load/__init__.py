@@ -1,0 +1,1 @@
+"""From a checkpoint folder to a ready model: config, weights, device and generation defaults."""

@@ -1,0 +1,1 @@
+"""Tiny random checkpoints and tokenizers for tests and benchmarks (no downloads)."""

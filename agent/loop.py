@@ -1,20 +1,34 @@
 """The agent loop: capture → policy → parse → map to screen → execute → record, until done.
 
-Everything around it (task loading, sandbox, checks, result.json) lives in agent/runner.py; this file
-is only the step cycle so it can be read in one sitting.
+Everything around it (the desktop, the checks, result.json) is agent/run.py; this file is only the step
+cycle, so it can be read in one sitting. Its seams are typed where they are used: a `Policy` decides,
+a `ScreenSource` captures, an `Executor` acts, a `TraceWriter` records.
 """
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal, Protocol
 
-from actions import CoordinateError, FailSafeTriggered, ParseError, coordinate_system, parse, to_screen
+from actions import CoordinateError, Executor, FailSafeTriggered, ParseError, coordinate_system, parse, to_screen
+from agent.errors import AgentError
 from agent.policies.base import Observation, Policy, Turn
-from agent.trace.records import StepError, StepRecord, TraceWriter, now_iso
+from agent.trace import StepError, StepRecord, TraceWriter, now_iso
+
+if TYPE_CHECKING:  # type names only
+    from PIL.Image import Image
+
+    from actions import ScreenGeometry
 
 EndReason = Literal["terminate", "answer", "max_steps", "aborted", "error"]
+
+
+class ScreenSource(Protocol):
+    """What the loop captures from: agent.desktop.Screen, or a synthetic screen in tests."""
+
+    def capture(self) -> tuple["Image", "ScreenGeometry"]:
+        """The screenshot and where it sits on the pointer's screen."""
 
 
 @dataclass
@@ -22,9 +36,13 @@ class LoopConfig:
     """How long to run and how patient to be."""
 
     max_steps: int
-    settle_s: float = 0.5  # wait after actions so the screen shows their effect
-    max_consecutive_errors: int = 3  # parse/exec failures in a row before giving up
-    failsafe: bool = False  # live desktop: keep targets off the FAILSAFE corners
+    """Steps at most; the run ends with max_steps after the last."""
+    settle_s: float = 0.5
+    """Seconds to wait after actions so the next screenshot shows their effect."""
+    max_consecutive_errors: int = 3
+    """Parse/exec failures in a row before the run gives up with `error`."""
+    failsafe: bool = False
+    """Live desktop: keep targets off the corners that trigger pyautogui's FAILSAFE."""
 
 
 @dataclass
@@ -38,7 +56,7 @@ class LoopOutcome:
     answer: str | None = None  # the answer's text when the model answered (what the checks compare)
 
 
-class Aborted(Exception):
+class Aborted(AgentError):
     """The person stopped the run (Ctrl-C, SIGTERM, pyautogui FAILSAFE)."""
 
 
@@ -51,7 +69,7 @@ def _is_failsafe(exc: BaseException) -> bool:
     return isinstance(exc, FailSafeTriggered) or type(exc).__name__ == "FailSafeException"
 
 
-def run_loop(policy: Policy, screen, executor, trace: TraceWriter, instruction: str,
+def run_loop(policy: Policy, screen: ScreenSource, executor: Executor, trace: TraceWriter, instruction: str,
              config: LoopConfig, abort: threading.Event | None = None,
              on_step: Callable[[StepRecord], None] | None = None) -> LoopOutcome:
     """Drive the desktop until the policy terminates/answers, the step limit, an abort or an error."""

@@ -13,14 +13,19 @@ import os
 import platform
 import threading
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from agent.desktop.base import Desktop, DesktopError, start_desktop
-from agent.policies.base import Policy
-from agent.policies.registry import describe
+from actions.x11.pyautogui_executor import PyAutoGUIExecutor
+from agent.desktop import Desktop, Screen, start_desktop
+from agent.errors import RunSetupError
+from agent.loop import LoopConfig, LoopOutcome, run_loop
+from agent.policies import Policy, describe
 from agent.settings import RunSettings
-from agent.trace.records import GeometryRecord, RunMeta, RunResult, StepRecord, TraceWriter, new_run_id
+from agent.tasks import Task, run_checks
+from agent.trace import GeometryRecord, RunMeta, RunResult, StepRecord, TraceWriter, new_run_id
+from agent.trace.summary import step_summary
 
 Echo = Callable[[str], None]
 
@@ -28,9 +33,6 @@ Echo = Callable[[str], None]
 # building an executor and executing an action take turns across threads (settle waits do not).
 _EXECUTOR_LOCK = threading.Lock()
 
-
-class RunSetupError(RuntimeError):
-    """Something the person must fix before a run can start; the message says what."""
 
 
 def check_runs_dir(runs_dir: Path, create: bool = True) -> None:
@@ -79,8 +81,6 @@ def task_fingerprint(task_file: Path | None) -> tuple[str | None, str | None]:
 
 def versions() -> dict[str, str]:
     """Python and package versions, for meta.json and bench.json."""
-    from importlib import metadata
-
     found = {"python": platform.python_version()}
     for name in ("qwen-desktop-agent", "torch", "transformers"):
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -96,8 +96,6 @@ def _status(reason: str, checks_passed: bool) -> str:
 
 def step_line(record: StepRecord) -> str:
     """One progress line per step: what was done (screen pixels) and any error."""
-    from agent.trace.summary import step_summary  # plain text helpers, no Textual import
-
     error = f"  ✗ {record.error.kind}: {record.error.message}" if record.error else ""
     return f"step {record.step:>3}  {step_summary(record)}  (model {record.timings_ms.get('model', 0):.0f} ms){error}"
 
@@ -140,8 +138,6 @@ class _SerialExecutor:
     """An executor whose actions take turns with every other executor in this process."""
 
     def __init__(self, display: str, xauthority: str | None, failsafe: bool):
-        from actions.x11.pyautogui_executor import PyAutoGUIExecutor
-
         with _EXECUTOR_LOCK:
             self._inner = PyAutoGUIExecutor(display=display, xauthority=xauthority, failsafe=failsafe)
 
@@ -154,22 +150,22 @@ class _SerialExecutor:
             self._inner.close()
 
 
-def run_task(task, policy: Policy, desktop: Desktop, settings: RunSettings, *, runs_dir: Path,
-             abort: threading.Event, echo: Echo, task_file: Path | None = None,
-             on_run_dir: Callable[[Path], None] | None = None) -> RunResult:
+def run_task(task: Task, policy: Policy, desktop: Desktop, settings: RunSettings = RunSettings(), *,
+             runs_dir: Path = Path("runs"), abort: threading.Event | None = None, echo: Echo = lambda line: None,
+             task_file: Path | None = None, on_run_dir: Callable[[Path], None] | None = None) -> RunResult:
     """Start the desktop, run the loop, check, write result.json, tear down; returns the result.
 
-    RunSetupError when the run cannot start (runs folder, desktop, capture); nothing is left behind then.
+    `abort` set stops the run at its next step; `echo` gets the progress lines; `on_run_dir` is told the
+    run folder as soon as it exists. RunSetupError when the run cannot start (runs folder, desktop,
+    capture); nothing is left behind then.
     """
+    abort = abort or threading.Event()
     runs_dir_is_new = not Path(runs_dir).exists()
     run_id = reserve_run_dir(runs_dir, task.id)
     reserved = Path(runs_dir) / run_id
     try:
         start_desktop(desktop, str(task_file or task.id))
-    except DesktopError as exc:
-        _unreserve(reserved, runs_dir_is_new)
-        raise RunSetupError(str(exc)) from exc
-    except BaseException:
+    except BaseException:  # a DesktopError is a RunSetupError
         _unreserve(reserved, runs_dir_is_new)
         raise
     try:
@@ -188,20 +184,14 @@ def _unreserve(reserved: Path, runs_dir_is_new: bool) -> None:
 
 
 def _run_on(task, policy, desktop, settings, run_dir, abort, echo, task_file, on_run_dir) -> RunResult:
-    from agent.tasks.verify import run_checks
-    from agent.loop import LoopConfig, LoopOutcome, run_loop
-    from agent.desktop.screen import CaptureError, Screen
-
+    """The run proper, on a started desktop: meta.json, the loop, the checks, result.json."""
     env = desktop.env
     if settings.live:
         echo(f"live desktop {desktop.display}: FAILSAFE on (move the mouse to a corner to stop)")
     else:
         echo(f"sandbox ready on {desktop.display}")
-    try:
-        screen = Screen(env["DISPLAY"], xauthority=env.get("XAUTHORITY"))
-        _, geometry = screen.capture()
-    except CaptureError as exc:
-        raise RunSetupError(str(exc)) from exc
+    screen = Screen(env["DISPLAY"], xauthority=env.get("XAUTHORITY"))
+    _, geometry = screen.capture()  # a CaptureError here is a RunSetupError: the run never started
     started = datetime.now(timezone.utc)
     resolved, sha = task_fingerprint(task_file)
     described = describe(policy)

@@ -1,6 +1,8 @@
 """The import graph has one direction: no module cycles, no package cycles, and no layer importing a higher one.
 
-Every import counts: top level, inside functions, and under TYPE_CHECKING.
+Every import counts: top level, inside functions, and under TYPE_CHECKING. `agent` reaches `model` only
+through its front door, and an import inside a function says why on its line (or the line above); only
+agent/cli.py is exempt, as a whole: its commands import their bodies when they run.
 """
 from __future__ import annotations
 
@@ -28,17 +30,19 @@ LIGHT_COMMANDS = ["agent.cli", "agent.commands.validate", "agent.commands.parse"
                   "agent.commands.report"]
 
 
-def _modules() -> dict[str, ast.Module]:
+def _modules() -> dict[str, tuple[ast.Module, list[str]]]:
     found = {}
     for top in ("actions", "model", "agent"):
         for path in sorted((REPO / top).rglob("*.py")):
             parts = path.relative_to(REPO).with_suffix("").parts
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            found[name] = ast.parse(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            found[name] = (ast.parse(text), text.splitlines())
     return found
 
 
-MODULES = _modules()
+SOURCES = _modules()
+MODULES = {name: tree for name, (tree, _) in SOURCES.items()}
 
 
 def _target(name: str) -> str | None:
@@ -105,6 +109,34 @@ def test_no_layer_imports_a_higher_one():
              if _layer(target)[0] > _layer(module)[0]
              or (_layer(module)[1].split(".")[0], _layer(target)[1].split(".")[0]) in SEPARATE]
     assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_agent_uses_model_only_through_its_front_door():
+    wrong = [f"{module} imports {target}" for module, targets in GRAPH.items() if module.startswith("agent")
+             for target in targets if target.startswith("model.")]
+    assert not wrong, "\n".join(sorted(wrong)) + "\n(import these names from `model`, its front door)"
+
+
+def _in_function_imports(tree: ast.Module):
+    for function in ast.walk(tree):
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield from (node for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def _says_why(lines: list[str], lineno: int) -> bool:
+    """A comment on the import's line, or on the line above its block of imports."""
+    index = lineno - 1
+    if "#" in lines[index]:
+        return True
+    while lines[index - 1].strip().startswith(("import ", "from ")):
+        index -= 1
+    return lines[index - 1].strip().startswith("#")
+
+
+def test_every_import_inside_a_function_says_why():
+    silent = [f"{module}:{node.lineno}" for module, (tree, lines) in SOURCES.items() if module != "agent.cli"
+              for node in _in_function_imports(tree) if not _says_why(lines, node.lineno)]
+    assert not silent, "imports inside functions without a reason:\n" + "\n".join(sorted(silent))
 
 
 @pytest.mark.parametrize("module", LIGHT_COMMANDS)

@@ -142,6 +142,7 @@ class KeymapTyper:
             self._display.sync()
 
     def _press_all(self, strokes: list[Stroke]) -> None:
+        # python-xlib comes with pyautogui and is needed only once a desktop is driven
         from Xlib import X
         from Xlib.ext import xtest
 

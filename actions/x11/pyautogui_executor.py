@@ -1,4 +1,4 @@
-"""Drive an X11 display with pyautogui; `type` sends every character as its keysym (actions.keysym_typing).
+"""Drive an X11 display with pyautogui; `type` sends every character as its keysym (actions.x11.keysym_typing).
 
 pyautogui connects its X11 backend to $DISPLAY once, at import, and keeps the connection in the
 module globals `_display` and `keyboardMapping` of `pyautogui._pyautogui_x11`. Each executor
@@ -35,6 +35,7 @@ def _import_pyautogui(display: str, xauthority: Any) -> tuple[Any, Any]:
     try:
         with x_environment(display, xauthority):
             already = "pyautogui" in sys.modules
+            # pyautogui connects to $DISPLAY when imported: only here, with the display's environment set
             import pyautogui
             from pyautogui import _pyautogui_x11 as backend
 

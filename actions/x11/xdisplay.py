@@ -5,20 +5,28 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from actions.errors import DesktopUnavailable
 
 _ENV_LOCK = threading.Lock()
 
 
-def xauthority_path(explicit: str | None = None) -> Path:
-    """The Xauthority file Xlib will read: the argument, $XAUTHORITY, or ~/.Xauthority."""
+def xauthority_path(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The Xauthority file Xlib will read: the argument, environ's XAUTHORITY, or HOME/.Xauthority.
+
+    environ defaults to this process's environment."""
+    environ = os.environ if environ is None else environ
     if explicit:
         return Path(explicit)
-    if os.environ.get("XAUTHORITY"):
-        return Path(os.environ["XAUTHORITY"])
-    return Path.home() / ".Xauthority"
+    if environ.get("XAUTHORITY"):
+        return Path(environ["XAUTHORITY"])
+    return Path(environ.get("HOME") or Path.home()) / ".Xauthority"
+
+
+def is_wayland(environ: Mapping[str, str]) -> bool:
+    """Whether environ describes a Wayland session (which pyautogui and mss cannot drive)."""
+    return environ.get("XDG_SESSION_TYPE", "").lower() == "wayland" or bool(environ.get("WAYLAND_DISPLAY"))
 
 
 def check_desktop(display: str | None, xauthority: str | None) -> tuple[str, Path]:
@@ -28,7 +36,7 @@ def check_desktop(display: str | None, xauthority: str | None) -> tuple[str, Pat
     (a sandbox's Xvfb) is X11 whatever the host session is.
     """
     if display is None:
-        if os.environ.get("XDG_SESSION_TYPE", "").lower() == "wayland" or os.environ.get("WAYLAND_DISPLAY"):
+        if is_wayland(os.environ):
             raise DesktopUnavailable(
                 "this is a Wayland session; pyautogui and mss drive X11 only "
                 "(log in to an X11/Xorg session, or run in the Xvfb sandbox)"

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.bench.results import BenchError, BenchRecord, BenchWriter, RunEntry, read_bench
+from agent.bench.results import BenchRecord, BenchWriter, RunEntry, read_bench
+from agent.errors import BenchError
 
 
 def task_verdicts(record: BenchRecord) -> dict[str, str]:

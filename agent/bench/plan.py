@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.bench.results import FINISHED, RunEntry
+from agent.errors import ShardError
 
-
-class ShardError(ValueError):
-    """--shard is not I/N with 1 <= I <= N."""
 
 
 @dataclass(frozen=True)

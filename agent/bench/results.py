@@ -17,16 +17,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.trace.records import now_iso, read_run, write_json_atomic
+from agent.bench.summary import bench_summary
+from agent.trace import now_iso, read_run, write_json_atomic
+from agent.errors import BenchError
 
 BENCH_FILE = "bench.json"
 FINISHED = ("success", "failure", "max_steps", "error")  # a resumed bench does not redo these
 
 EntryStatus = Literal["success", "failure", "max_steps", "aborted", "error"]
 
-
-class BenchError(ValueError):
-    """A bench folder or file that cannot be used; the message names it."""
 
 
 class RunEntry(BaseModel):
@@ -143,10 +142,8 @@ class BenchWriter:
             self._save()
 
     def _save(self) -> None:
-        from agent.bench.summary import summarize
-
         order = {tuple(key): index for index, key in enumerate(self.record.planned)}
         self.record.runs.sort(key=lambda e: (order.get(e.key, len(order)), e.task_id, e.repeat))
-        self.record.summary = summarize(self.record.runs, self.record.planned)
+        self.record.summary = bench_summary(self.record.runs, self.record.planned)
         self.dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.dir / BENCH_FILE, json.loads(self.record.model_dump_json()))

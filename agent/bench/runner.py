@@ -17,13 +17,14 @@ from typing import Iterator
 
 from agent.bench.plan import Job, plan_jobs, still_to_do
 from agent.bench.progress import Progress
-from agent.bench.results import BENCH_FILE, BenchError, BenchRecord, BenchWriter, RunEntry, entry_from_run, machine, read_bench
+from agent.bench.results import BENCH_FILE, BenchRecord, BenchWriter, RunEntry, entry_from_run, machine, read_bench
 from agent.bench.suite import Suite, load_tasks
-from agent.desktop.base import sandbox_for
-from agent.policies.base import PolicyUnavailable
-from agent.policies.registry import PolicySettings, build, describe
-from agent.run import RunSetupError, run_task, versions
+from agent.desktop import sandbox_for
+from agent.policies import build, describe
+from agent.settings import PolicySettings
+from agent.run import run_task, versions
 from agent.settings import RunSettings
+from agent.errors import BenchError, PolicyUnavailable, RunSetupError
 
 
 @dataclass

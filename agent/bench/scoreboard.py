@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from agent.bench.results import BenchRecord, RunEntry
+from agent.bench.summary import flakiness
 
 # status → (symbol, meaning); a planned repeat without an entry has not run yet
 SYMBOLS = {"success": "✓", "failure": "✗", "max_steps": "↻", "error": "!", "aborted": "⊘"}
@@ -40,9 +41,8 @@ class TaskRow:
 
     @property
     def flakiness(self) -> float:
-        """Share of runs on the minority outcome: 0 when every repeat agrees, 0.5 at most."""
-        runs = len(self.finished)
-        return min(self.successes, runs - self.successes) / runs if runs else 0.0
+        """Share of runs on the minority outcome (agent.bench.summary.flakiness): 0 when every repeat agrees."""
+        return flakiness(self.successes, len(self.finished))
 
     @property
     def median_steps(self) -> float | None:

@@ -19,20 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-TASK_SUFFIXES = (".yaml", ".yml")
-
-
-class SuiteError(ValueError):
-    """A suite that cannot be used; the message names the file and the field."""
+from pydantic import Field, ValidationError
+from agent.errors import SuiteError, TaskError
+from agent.tasks import TASK_SUFFIXES, StrictModel, load_task
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SuiteDefaults(_Strict):
+class SuiteDefaults(StrictModel):
     """Settings applied to every task of the suite (each overrides the task's own value)."""
 
     max_steps: int | None = Field(None, ge=1, le=500, description="Step limit of each run.")
@@ -41,7 +33,7 @@ class SuiteDefaults(_Strict):
     height: int | None = Field(None, ge=240, le=4320, description="Sandbox screen height.")
 
 
-class SuiteFile(_Strict):
+class SuiteFile(StrictModel):
     """The YAML schema of a suite file."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Short name of the suite.")
@@ -153,8 +145,6 @@ def load_tasks(suite: Suite, strict: bool = True) -> list[tuple[Path, Any]]:
     strict: SuiteError on a broken task file or a shared id; otherwise a broken file comes back as
     (file, SuiteError) so a bench can record it and go on with the others.
     """
-    from agent.tasks.schema import TaskError, load_task
-
     loaded: list[tuple[Path, Any]] = []
     seen: dict[str, Path] = {}
     for file in suite.task_files:
@@ -194,21 +184,3 @@ def validate_suite(path: Path) -> str | None:
     except SuiteError as exc:
         return str(exc)
     return None
-
-
-def validate_inputs(paths: list[Path]):
-    """`agent validate`: task files through agent.tasks, suite files (in a `suites` folder) here."""
-    from agent.tasks.schema import ValidationReport, validate_paths
-
-    report = ValidationReport()
-    for given in map(Path, paths):
-        files = sorted(p for p in given.rglob("*") if p.is_file() and p.suffix in TASK_SUFFIXES) if given.is_dir() else [given]
-        suites = [p for p in files if is_suite_file(p)]
-        tasks = [p for p in files if p not in suites]
-        if not suites:
-            report.results += validate_paths([given]).results
-            continue
-        if tasks:
-            report.results += validate_paths(tasks).results
-        report.results += [(p, validate_suite(p)) for p in suites]
-    return report

@@ -18,6 +18,11 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - comb(n - c, k) / comb(n, k)
 
 
+def flakiness(successes: int, runs: int) -> float:
+    """Share of runs on the minority outcome: 0 when every run agrees, 0.5 at most; a task is flaky above 0."""
+    return min(successes, runs - successes) / runs if runs else 0.0
+
+
 def _finished(entries: Iterable[Any]) -> list[Any]:
     return [e for e in entries if e.status != "aborted"]
 
@@ -37,7 +42,7 @@ def _spread(values: list[float]) -> dict[str, float | None]:
             "min": round(min(values), 4), "max": round(max(values), 4)}
 
 
-def summarize(entries: Sequence[Any], planned: Sequence[Sequence[Any]] = ()) -> dict[str, Any]:
+def bench_summary(entries: Sequence[Any], planned: Sequence[Sequence[Any]] = ()) -> dict[str, Any]:
     """JSON-ready summary of RunEntry-like objects (task_id, repeat, status, steps, duration_s)."""
     done = _finished(entries)
     tasks = _per_task(done)
@@ -59,7 +64,7 @@ def summarize(entries: Sequence[Any], planned: Sequence[Sequence[Any]] = ()) -> 
         "success_rate": round(sum(e.status == "success" for e in done) / len(done), 4) if done else None,
         "success_rate_over_repeats": _spread(per_repeat),
         "pass_at_k": pass_k,
-        "flaky": sorted(t for t, runs in tasks.items() if len({e.status == "success" for e in runs}) > 1),
+        "flaky": sorted(t for t, runs in tasks.items() if flakiness(sum(e.status == "success" for e in runs), len(runs))),
         "tasks": {task: _task_line(runs) for task, runs in tasks.items()},
     }
 

@@ -2,7 +2,7 @@
 
 Streams the reply to stdout as it is generated, or with --json prints one object:
 {"text", "token_ids", "prompt_tokens", "stop_reason", "timings"}. Problems the user can fix (missing
-checkpoint, unreadable image, bad option) print one `error: ...` line on stderr and return 2.
+checkpoint, unreadable image, bad option) are UserErrors: agent/cli.py prints them and exits 2.
 """
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-
-class UsageError(Exception):
-    """An input the user can fix; its message is printed as is."""
+from agent.errors import UserError
 
 
 def _open_images(paths: Sequence[Path]):
@@ -26,19 +24,19 @@ def _open_images(paths: Sequence[Path]):
     images = []
     for path in paths:
         if Path(path).is_dir():
-            raise UsageError(f"--image {path} is a folder; give an image file (a folder of frames goes to --video)")
+            raise UserError(f"--image {path} is a folder; give an image file (a folder of frames goes to --video)")
         if not Path(path).is_file():
-            raise UsageError(f"image file {path} does not exist")
+            raise UserError(f"image file {path} does not exist")
         try:
             with Image.open(path) as image:
                 if image.width * image.height > MAX_INPUT_PIXELS:
-                    raise UsageError(f"image {path} is {image.width}x{image.height} pixels, more than the "
+                    raise UserError(f"image {path} is {image.width}x{image.height} pixels, more than the "
                                      f"{MAX_INPUT_PIXELS:,} accepted; downscale it first")
                 images.append(image.convert("RGB"))
         except Image.DecompressionBombError as error:  # PIL's own bound, checked while opening
-            raise UsageError(f"image {path} is too large to open safely ({error}); downscale it first") from error
+            raise UserError(f"image {path} is too large to open safely ({error}); downscale it first") from error
         except (UnidentifiedImageError, OSError) as error:
-            raise UsageError(f"cannot read image {path}: {error}") from error
+            raise UserError(f"cannot read image {path}: {error}") from error
     return images
 
 
@@ -49,7 +47,7 @@ def _load(model: str, device: str, dtype: str):
     try:
         return from_pretrained(model, dtype=dtype, device=device)
     except LoadError as error:
-        raise UsageError(str(error)) from error
+        raise UserError(str(error)) from error
 
 
 def _check_options(device: str, dtype: str, max_new_tokens: int, temperature: float | None) -> None:
@@ -61,16 +59,16 @@ def _check_options(device: str, dtype: str, max_new_tokens: int, temperature: fl
         resolve_device_dtype(device, dtype)
         GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature or 0.0).validate()
     except ValueError as error:
-        raise UsageError(str(error)) from error
+        raise UserError(str(error)) from error
 
 
 def _check_videos(paths: Sequence[Path], fps: float | None) -> None:
     """Refuse missing video paths and a bad --video-fps before the model load."""
     for path in paths:
         if not Path(path).exists():
-            raise UsageError(f"video {path} does not exist (give a video file or a folder of frame images)")
+            raise UserError(f"video {path} does not exist (give a video file or a folder of frame images)")
     if fps is not None and not fps > 0:
-        raise UsageError(f"--video-fps must be positive, got {fps}")
+        raise UserError(f"--video-fps must be positive, got {fps}")
 
 
 def _read_videos(loaded, paths: Sequence[Path], fps: float | None):
@@ -87,7 +85,7 @@ def _write_piece(_token: int, piece: str) -> None:
     sys.stdout.flush()
 
 
-def run_generate(model: str, prompt: str, images: Sequence[Path] = (), max_new_tokens: int = 256,
+def generate_command(model: str, prompt: str, images: Sequence[Path] = (), max_new_tokens: int = 256,
                  temperature: float | None = None, device: str = "auto", dtype: str = "auto",
                  json_output: bool = False, videos: Sequence[Path] = (), video_fps: float | None = None) -> int:
     """Run a single-turn generation and print it; returns the process exit code. `videos` are files
@@ -107,12 +105,8 @@ def run_generate(model: str, prompt: str, images: Sequence[Path] = (), max_new_t
         clips = _read_videos(loaded, videos, video_fps)
         reply = generate(loaded, prompt, pictures, config, on_token=None if json_output else _write_piece,
                          videos=clips)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except ValueError as error:  # an image the processor refuses, a template that rejects the prompt ...
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise UserError(str(error)) from error
     if json_output:
         print(json.dumps(_payload(reply, load_s), ensure_ascii=False))
     else:

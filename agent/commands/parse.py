@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+import sys
+from typing import Any, BinaryIO
+
+import typer
 
 from actions.coords import ScreenGeometry, to_screen
 from actions.errors import CoordinateError, ParseError
-from actions.parsing import parse
+from actions.parsing import MAX_TEXT_CHARS, parse
 
 _SCREEN = re.compile(r"\s*([0-9]{1,6})\s*[xX×*]\s*([0-9]{1,6})\s*")
 
@@ -52,3 +55,22 @@ def run_parse(text: str, fmt: str, screen: str | None) -> tuple[str, int]:
     except Exception as exc:  # noqa: BLE001 - the command promises JSON, never a traceback
         error = f"internal error: {type(exc).__name__}: {exc}"
     return json.dumps({"ok": False, "error": error}), 1
+
+
+def parse_command(fmt: str, screen: str | None, stdin: BinaryIO | None = None) -> int:
+    """Read model text from stdin, print the JSON line, return its exit code (0, 1, or 2 for a bad --screen)."""
+    output, code = run_parse(read_model_text(stdin or sys.stdin.buffer), fmt, screen)
+    typer.echo(output)
+    return code
+
+
+def read_model_text(stream: BinaryIO) -> str:
+    """A bounded prefix of the stream as text; the rest is drained so the writer is not cut off.
+
+    Model text may hold invalid bytes, and runaway output may never end: parse ignores text past
+    MAX_TEXT_CHARS anyway.
+    """
+    data = stream.read(4 * MAX_TEXT_CHARS + 4)
+    while stream.read(1 << 20):
+        pass
+    return data.decode("utf-8", "replace")

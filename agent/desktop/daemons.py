@@ -1,7 +1,7 @@
 """The daemons under a sandbox's desktop: Xvfb, openbox and a private session bus.
 
 Each is started through the sandbox's `popen` (its own process group, tied to the sandbox's life,
-logging to logs/NAME.log; see agent.sandbox) and waited for until it is ready: Xvfb until it
+logging to logs/NAME.log; see agent.desktop.sandbox) and waited for until it is ready: Xvfb until it
 reports its display number, openbox until it manages the screen, dbus-daemon until its socket
 exists. Every wait is bounded by DAEMON_START_S and ends as soon as its condition holds. A daemon
 that exits or does not get ready raises DaemonError naming it, the load average and the end of its
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 from agent.desktop.display import add_cookie, read_display_number
+from agent.errors import DaemonError
 
 # Bound on each daemon's start (Xvfb, openbox, session bus); each wait ends once its condition holds.
 # Generous: on 2 CPUs at load 8–12 openbox alone has needed over 15 s.
@@ -25,9 +26,6 @@ DAEMON_START_S = 60.0
 # popen(argv, log, as_app=False, **Popen keywords) -> the started child (Sandbox._popen).
 Popen = Callable[..., subprocess.Popen]
 
-
-class DaemonError(RuntimeError):
-    """A daemon of the desktop did not start; the message names it and quotes its log."""
 
 
 def start_xvfb(popen: Popen, env: dict[str, str], logs: Path, width: int, height: int) -> str:

@@ -12,6 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from actions.x11.xdisplay import is_wayland, xauthority_path
+from agent.errors import DisplayError
+
 # Tools the desktop code calls, with the Debian package that ships each one.
 DEBIAN_PACKAGES = {
     "Xvfb": "xvfb",
@@ -21,9 +24,6 @@ DEBIAN_PACKAGES = {
     "xwininfo": "x11-utils",
 }
 
-
-class DisplayError(RuntimeError):
-    """The display cannot be used; the message says why and what to do."""
 
 
 def require_tools(*names: str, path: str | None = None) -> None:
@@ -55,20 +55,10 @@ def window_titles(env: dict[str, str], timeout: float = 10.0) -> list[str]:
     return titles
 
 
-def _is_wayland(environ: dict[str, str]) -> bool:
-    return environ.get("XDG_SESSION_TYPE", "").lower() == "wayland" or bool(environ.get("WAYLAND_DISPLAY"))
-
-
-def _xauthority(environ: dict[str, str]) -> Path:
-    if environ.get("XAUTHORITY"):
-        return Path(environ["XAUTHORITY"])
-    return Path(environ.get("HOME", str(Path.home()))) / ".Xauthority"
-
-
 def live_display_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     """Check that the current session is a usable X11 display and return the env to drive it."""
     environ = dict(os.environ if environ is None else environ)
-    if _is_wayland(environ):
+    if is_wayland(environ):
         raise DisplayError(
             "X11 only: this session is Wayland "
             f"(XDG_SESSION_TYPE={environ.get('XDG_SESSION_TYPE', '')!r}, "
@@ -77,7 +67,7 @@ def live_display_env(environ: dict[str, str] | None = None) -> dict[str, str]:
         )
     if not environ.get("DISPLAY"):
         raise DisplayError("X11 only: DISPLAY is not set, so there is no display to drive; run without --live.")
-    authority = _xauthority(environ)
+    authority = xauthority_path(environ=environ)
     if not authority.is_file():
         raise DisplayError(
             f"no X authority file at {authority}: set XAUTHORITY to your session's file "

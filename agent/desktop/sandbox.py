@@ -7,22 +7,22 @@ sandboxes run side by side and nothing of the real user's state leaks in.
 Teardown, in layers, so no process outlives the sandbox:
 1. `close()` (context-manager exit, also on exceptions and Ctrl-C) terminates every process group.
 2. Each child gets PR_SET_PDEATHSIG, so the kernel signals it when its parent dies (even by SIGKILL).
-3. A watchdog process (`python -m agent.sandbox_reaper --watchdog`) holds the read end of a pipe; when
+3. A watchdog process (`python -m agent.desktop.reaper --watchdog`) holds the read end of a pipe; when
    the parent dies the pipe closes and the watchdog kills every process that carries this
    sandbox's marker (AGENT_SANDBOX_ID) in its environment, grandchildren that left their group
    included, and removes the temporary workdir.
 PR_SET_PDEATHSIG fires when the *thread* that started the child exits: create a Sandbox on a
 thread that lives as long as it does (normally the main thread).
 
-The daemons under the desktop (Xvfb, openbox, the session bus) start in agent.sandbox_daemons.
+The daemons under the desktop (Xvfb, openbox, the session bus) start in agent.desktop.daemons.
 
 Layout of the workdir: home/ (HOME, with .Xauthority, Documents/ and the XDG folders), runtime/
 (XDG_RUNTIME_DIR, the session bus socket), logs/ (xvfb.log, openbox.log, dbus.log, appN.log).
 Apps start with cwd HOME, so file dialogs open there. Task files are created first, then setup commands run, then the apps start; `{workdir}` and `{home}` in them are expanded (see
 agent.tasks). The first screenshot waits until the awaited windows are drawn and the screen is
-still (agent.settle).
+still (agent.desktop.settle).
 
-The desktop looks like an ordinary user's (agent.desktop_user): run as root, the window manager,
+The desktop looks like an ordinary user's (agent.desktop.user): run as root, the window manager,
 the session bus (a dbus-daemon per sandbox), setup commands and apps run as the unprivileged user
 `agent` with HOME /home/agent in a private mount namespace, so no root warnings appear and paths
 are the same in every run; their PATH keeps only the folders that user can enter. `{home}` then
@@ -44,23 +44,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.desktop.user import DesktopUser, desktop_user
-from agent.desktop.reaper import (
-    _GRACE_S, MARKER_VAR, _pdeathsig_preexec, _signal_group, kill_marked, marked_pids,
-)
-from agent.desktop.display import DisplayError, require_tools, window_titles
-from agent.desktop.daemons import DAEMON_START_S, DaemonError, start_openbox, start_session_bus, start_xvfb
+from agent.desktop.reaper import MARKER_VAR, _GRACE_S, _pdeathsig_preexec, _signal_group, kill_marked, marked_pids
+from agent.desktop.display import require_tools, window_titles
+from agent.desktop.daemons import DAEMON_START_S, start_openbox, start_session_bus, start_xvfb
+from agent.errors import DisplayError, SandboxError
+from agent.desktop.screen import Screen
+from agent.desktop.settle import wait_until_settled, window_boxes
+from agent.tasks import expand
+from agent.tasks.files import write_task_files
 
 if TYPE_CHECKING:
-    from agent.tasks.schema import SandboxSpec
+    from agent.tasks import SandboxSpec
 
 __all__ = ["Sandbox", "SandboxError", "DisplayError", "marked_pids", "kill_marked", "DAEMON_START_S"]
 
 # The PATH for children when this process has none.
 _FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin"
 
-
-class SandboxError(RuntimeError):
-    """The sandbox could not be built; the message names the failing step."""
 
 
 class Sandbox:
@@ -256,7 +256,7 @@ class Sandbox:
         }
 
     def _as_app(self, argv: list[str]) -> list[str]:
-        """argv as the apps' user sees the world (see agent.desktop_user); unchanged when not root."""
+        """argv as the apps' user sees the world (see agent.desktop.user); unchanged when not root."""
         return self._user.wrap(argv, self.workdir) if self._user else argv
 
     def _popen(self, argv: list[str], log: Path, deathsig: int = signal.SIGTERM, as_app: bool = False,
@@ -280,7 +280,7 @@ class Sandbox:
     def _start_watchdog(self) -> None:
         workdir = str(self._workdir) if self._own_workdir else ""
         env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[1])
+        root = str(Path(__file__).resolve().parents[2])  # the checkout, so `-m agent.desktop.reaper` imports
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         env.pop(MARKER_VAR, None)  # the watchdog must not kill itself
         self._watchdog = subprocess.Popen(
@@ -299,26 +299,19 @@ class Sandbox:
         self._watchdog = None
 
     def _start_daemons(self) -> None:
-        """Xvfb, then openbox and the session bus as the apps' user (agent.sandbox_daemons)."""
-        try:
-            self._display = start_xvfb(self._popen, self._env, self._logs, self.width, self.height)
-            self._env["DISPLAY"] = self._app_env["DISPLAY"] = self._display
-            if self._user:  # xauth writes a new root-owned file
-                self._user.own(Path(self._env["XAUTHORITY"]))
-            start_openbox(self._popen, self._env, self._logs)
-            socket = Path(self._env["XDG_RUNTIME_DIR"]) / "bus"
-            start_session_bus(self._popen, socket, self._app_env["DBUS_SESSION_BUS_ADDRESS"], self._logs)
-        except DaemonError as exc:
-            raise SandboxError(str(exc)) from None
+        """Xvfb, then openbox and the session bus as the apps' user (agent.desktop.daemons).
+
+        A daemon that does not start raises DaemonError, a SandboxError."""
+        self._display = start_xvfb(self._popen, self._env, self._logs, self.width, self.height)
+        self._env["DISPLAY"] = self._app_env["DISPLAY"] = self._display
+        if self._user:  # xauth writes a new root-owned file
+            self._user.own(Path(self._env["XAUTHORITY"]))
+        start_openbox(self._popen, self._env, self._logs)
+        socket = Path(self._env["XDG_RUNTIME_DIR"]) / "bus"
+        start_session_bus(self._popen, socket, self._app_env["DBUS_SESSION_BUS_ADDRESS"], self._logs)
 
     def _prepare_task(self, spec: "SandboxSpec") -> None:
-        from agent.tasks.files import TaskFileError, write_task_files
-        from agent.tasks.schema import expand
-
-        try:
-            write_task_files(spec, self.workdir, self.home)
-        except TaskFileError as exc:
-            raise SandboxError(str(exc)) from None
+        write_task_files(spec, self.workdir, self.home)  # a TaskFileError is a SandboxError
         if self._user:
             self._user.own(self.home)
         for command in spec.setup:
@@ -342,9 +335,6 @@ class Sandbox:
 
     def wait_until_settled(self, regexes: list[str], timeout: float) -> bool:
         """Wait (at most timeout s) until windows titled like regexes are drawn and the screen is still."""
-        from agent.desktop.screen import Screen
-        from agent.desktop.settle import wait_until_settled, window_boxes
-
         screen = Screen(self.display, xauthority=self._env["XAUTHORITY"])
         try:
             return wait_until_settled(lambda: screen.capture()[0],

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from agent.errors import CaptureError
+import mss
+from PIL import Image
+from actions import ScreenGeometry
+from actions.x11.xdisplay import x_environment
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -10,18 +15,11 @@ if TYPE_CHECKING:
     from actions.coords import ScreenGeometry
 
 
-class CaptureError(RuntimeError):
-    """The display could not be captured (not running, wrong depth, no such monitor)."""
-
 
 def _open_mss(display: str | None, xauthority: str | None = None) -> Any:
-    import mss
-
     factory = getattr(mss, "MSS", None) or mss.mss  # mss >= 10.2 prefers mss.MSS
     try:
         if display and xauthority:  # libxcb reads the cookie file from the environment while connecting
-            from actions.x11.xdisplay import x_environment
-
             with x_environment(display, Path(xauthority)):
                 return factory(display=display)
         return factory(display=display) if display else factory()
@@ -40,10 +38,6 @@ class Screen:
 
     def capture(self) -> tuple["Image", "ScreenGeometry"]:
         """Grab the monitor as an RGB image and describe where it sits on the pointer's screen."""
-        from PIL import Image
-
-        from actions import ScreenGeometry
-
         monitors = self._mss.monitors
         if self.monitor >= len(monitors):
             raise CaptureError(f"monitor {self.monitor} does not exist ({len(monitors) - 1} found)")

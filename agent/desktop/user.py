@@ -19,6 +19,7 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from agent.errors import DesktopUserError
 
 USER_NAME = "agent"
 USER_HOME = Path("/home") / USER_NAME
@@ -29,9 +30,6 @@ _ENTER = ('mount --bind "$1" "$2" && mount --bind "$3" "$4" && mount --bind "$5"
           'u=$7; g=$8; shift 8; exec setpriv --reuid="$u" --regid="$g" --init-groups -- "$@"')
 WORKDIR = Path("/run/agent-desktop")
 
-
-class DesktopUserError(RuntimeError):
-    """The unprivileged account could not be found or created; the message says why."""
 
 
 @dataclass(frozen=True)

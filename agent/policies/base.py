@@ -53,9 +53,6 @@ class Reply:
             raise ValueError("Reply(coordinates='pixels') needs image_size, the (w, h) the model saw")
 
 
-class PolicyUnavailable(RuntimeError):
-    """The policy cannot start (model missing, offline, …); the message says what to do instead."""
-
 
 class Policy(Protocol):
     """Anything that turns observations into model text, one step at a time."""

@@ -1,8 +1,8 @@
 """The http policy: any OpenAI-compatible /v1/chat/completions server (vLLM, SGLang, `agent serve`, …).
 
-It builds the conversation the local policy builds (agent/prompt.py: system turn with the
+It builds the conversation the local policy builds (agent/policies/prompt.py: system turn with the
 computer_use tool, the instruction before the first screenshot, feedback after each later one) and
-keeps it append-only, replacing the oldest screenshots by a marker in chunks (model/history.py), so a
+keeps it append-only, replacing the oldest screenshots by a marker in chunks (model/runtime/history.py), so a
 server's prefix cache (token ids + image content) hits on every step. Screenshots are resized here
 to the pixel budget with the model's own smart_resize and sent as base64 PNG data URLs. The reply
 is read from `tool_calls` when the server parsed them, else from the text; the profile says how to
@@ -17,18 +17,18 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
-from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
-from agent.policies.http_client import ChatClient, ModelCallError, RetryPolicy
+from agent.policies.base import Observation, Reply, Turn
+from agent.policies.http_client import ChatClient, RetryPolicy
 from agent.policies.profiles import Profile, get_profile
-from agent.policies.registry import PolicySettings, register
 from agent.policies.prompt import next_step_text
-from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS
+from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS, PolicySettings
 from model.runtime.history import HistoryPolicy, drop_oldest
+from agent.errors import ModelCallError, PolicyUnavailable
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from agent.tasks.schema import Task
+    from agent.tasks import Task
 
 
 
@@ -237,7 +237,7 @@ def _feedback_of(user_turn: dict[str, Any]) -> str | None:
     return None if first else (texts[-1] if texts else None)
 
 
-def _build(settings: PolicySettings, task: "Task") -> HttpPolicy:
+def build(settings: PolicySettings, task: "Task") -> HttpPolicy:
     if not settings.endpoint:
         raise PolicyUnavailable("--policy http needs --endpoint URL (an OpenAI-compatible server, e.g. "
                                 "http://127.0.0.1:8000/v1 from `agent serve` or vLLM)")
@@ -246,8 +246,3 @@ def _build(settings: PolicySettings, task: "Task") -> HttpPolicy:
                         max_new_tokens=settings.max_new_tokens, temperature=settings.temperature)
     policy.check()
     return policy
-
-
-register("http", _build, "any OpenAI-compatible server (--endpoint, --model, --profile, --api-key-env)",
-         uses=("endpoint", "model", "profile", "api_key_env", "max_pixels", "history_images", "max_new_tokens",
-               "temperature"))

@@ -12,19 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import httpx
+from agent.errors import ModelCallError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_S = 30.0
 MAX_ERROR_CHARS = 300
 
-
-class ModelCallError(RuntimeError):
-    """A chat request failed for good (after retries, or at once for 4xx); the message says why."""
-
-    def __init__(self, message: str, status: int | None = None, retryable: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
-from agent.policies.registry import PolicySettings, register
+from agent.policies.base import Observation, Reply, Turn
 from agent.policies.prompt import SYSTEM_PROMPT, conversation_tools, first_step_text, next_step_text
-from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS
+from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS, PolicySettings
+from agent.errors import PolicyUnavailable
 
 if TYPE_CHECKING:
-    from agent.tasks.schema import Task
+    from agent.tasks import Task
 
 ALTERNATIVES = (
     "Alternatives that need no model: `--policy scripted` (the task's reference solution), "
@@ -27,7 +27,7 @@ ALTERNATIVES = (
 
 
 def load_model(model: str, device: str, dtype: str):
-    """Load a checkpoint folder or hub id (a model.loaded.LoadedModel); any failure becomes
+    """Load a checkpoint folder or hub id (a model.LoadedModel); any failure becomes
     PolicyUnavailable naming the alternatives."""
     from model.load.device import resolve_device_dtype
     from model.errors import DeviceError, LoadError
@@ -56,7 +56,7 @@ class LocalPolicy:
                  history_images: int = DEFAULT_HISTORY_IMAGES, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                  drop_chunk: int = DEFAULT_DROP_CHUNK, temperature: float = 0.0, max_kv_tokens: int | None = None,
                  loaded=None, model_lock: threading.Lock | None = None):
-        """`loaded`: an already loaded model (model.loaded.LoadedModel) to use instead of loading `model`.
+        """`loaded`: an already loaded model (model.LoadedModel) to use instead of loading `model`.
 
         `model_lock`: held around every model call, so several policies can share one loaded model
         (`agent bench --parallel N`): model calls take turns, desktops and settle waits overlap.
@@ -142,13 +142,9 @@ def shared_model(model: str, device: str, dtype: str) -> tuple[Any, threading.Lo
         return _SHARED[key]
 
 
-def _build(settings: PolicySettings, task: "Task") -> LocalPolicy:
+def build(settings: PolicySettings, task: "Task") -> LocalPolicy:
     loaded, lock = shared_model(settings.model, settings.device, settings.dtype)
     return LocalPolicy(settings.model, device=settings.device, dtype=settings.dtype,
                        max_pixels=settings.max_pixels, history_images=settings.history_images,
                        max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
                        loaded=loaded, model_lock=lock)
-
-
-register("local", _build, "Qwen3-VL in this process (--model, --device, --dtype)",
-         uses=("model", "device", "dtype", "max_pixels", "history_images", "max_new_tokens", "temperature"))

@@ -3,7 +3,7 @@
 A profile fixes the system prompt and tools, the first user turn, the image grid the model's
 processor resizes to (its patch × merge factor), the parser of its replies and the coordinate system
 its numbers are in. The conversation shape itself (instruction, screenshots, feedback, history) is the
-local policy's, from agent/prompt.py.
+local policy's, from agent/policies/prompt.py.
 
 | profile  | models                                           | parser | coordinates                 |
 |----------|--------------------------------------------------|--------|-----------------------------|

@@ -11,7 +11,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-TOOL_FILE = Path(__file__).resolve().parent / "data" / "computer_use_tool.json"
+TOOL_FILE = Path(__file__).resolve().parents[1] / "data" / "computer_use_tool.json"
 SYSTEM_PROMPT = "You are a helpful assistant."
 NEXT_STEP_TEXT = "This is the screen after your last action."
 

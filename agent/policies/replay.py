@@ -4,13 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.policies.base import PolicyUnavailable, Reply
-from agent.policies.registry import PolicySettings, register
+from agent.policies.base import Reply
 from agent.policies.scripted import ScriptedPolicy
-from agent.trace.records import StepRecord, read_run
+from agent.trace import StepRecord, read_run
+from agent.errors import PolicyUnavailable
+from agent.settings import PolicySettings
 
 if TYPE_CHECKING:
-    from agent.tasks.schema import Task
+    from agent.tasks import Task
 
 
 def recorded_steps(run_dir: Path) -> list[StepRecord]:
@@ -64,12 +65,9 @@ class ReplayPolicy(ScriptedPolicy):
                 "script_steps": len(self.outputs)}
 
 
-def _build(settings: PolicySettings, task: "Task") -> ReplayPolicy:
+def build(settings: PolicySettings, task: "Task") -> ReplayPolicy:
     if settings.recording is None:
         raise PolicyUnavailable("--policy replay needs --recording RUN_DIR (a folder under runs/)")
     if not Path(settings.recording).is_dir():
         raise PolicyUnavailable(f"--recording {settings.recording}: no such run folder")
     return ReplayPolicy(settings.recording)
-
-
-register("replay", _build, "the model outputs of a recorded run (--recording RUN_DIR)", uses=("recording",))

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from agent.policies.base import Observation, PolicyUnavailable, Reply, Turn
-from agent.policies.registry import PolicySettings, register
+from agent.policies.base import Observation, Reply, Turn
+from agent.errors import PolicyUnavailable
+from agent.settings import PolicySettings
 
 if TYPE_CHECKING:
-    from agent.tasks.schema import Task
+    from agent.tasks import Task
 
 GIVE_UP = (
     "The script has no steps left.\n"
@@ -47,10 +48,7 @@ class ScriptedPolicy:
         """Nothing to release."""
 
 
-def _build(settings: PolicySettings, task: "Task") -> ScriptedPolicy:
+def build(settings: PolicySettings, task: "Task") -> ScriptedPolicy:
     if not task.reference:
         raise PolicyUnavailable(f"task {task.id!r} has no reference solution for --policy scripted")
     return ScriptedPolicy(task.reference)
-
-
-register("scripted", _build, "the task's reference solution (no model)", uses=())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment
 
-from agent.bench.results import BenchError, read_bench
+from agent.bench.results import read_bench
 from agent.bench.summary import summary_lines
 from agent.errors import NotARunError
 from agent.report.run_report import write_report
@@ -51,10 +51,7 @@ table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid 
 def write_bench_report(bench_dir: Path, output: Path | None = None) -> Path:
     """Write the bench page (default BENCH_DIR/bench.html) and one run page per run beside it."""
     bench_dir = Path(bench_dir)
-    try:
-        record = read_bench(bench_dir)
-    except BenchError as exc:
-        raise NotARunError(str(exc)) from exc
+    record = read_bench(bench_dir)  # a BenchError names what is wrong with the folder
     target = Path(output) if output is not None else bench_dir / "bench.html"
     if target.is_dir():
         raise NotARunError(f"-o {target} is a folder; name the HTML file to write")

@@ -13,11 +13,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from agent.trace.records import LoadedRun, StepRecord, is_run_dir, read_run
+from agent.trace import LoadedRun, StepRecord, is_run_dir, read_run
 from agent.trace.damage import clip, screenshot_file
 from agent.trace.drawing import load_annotated
 from agent.errors import NotARunError, ReportOutputError
 from agent.trace.summary import format_duration, format_start, is_damage, run_duration, step_status, step_summary
+from jinja2 import Environment
+from agent.report.page import PAGE
 
 REPORT_IMAGE_WIDTH = 1280
 REPORT_TEXT_CHARS = 100_000  # per text field; a runaway model output is cut, the rest is in steps.jsonl
@@ -84,10 +86,6 @@ def step_views(run: LoadedRun) -> list[StepView]:
 
 def render_report(run: LoadedRun) -> str:
     """The report page of a loaded run, as HTML text (every value escaped)."""
-    from jinja2 import Environment
-
-    from agent.report.page import PAGE
-
     environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     environment.filters["cut"] = lambda text: cut(str(text), 10_000)
     status = run.status

@@ -18,6 +18,7 @@ from agent.serve import responses
 from agent.serve.engine import Engine, Job, Outcome
 from agent.serve.errors import ApiError, bad_request
 from agent.serve.requests import parse_request
+import queue
 
 MAX_BODY_BYTES = 200 << 20
 WAIT_POLL_S = 1.0
@@ -127,8 +128,6 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------------------ plumbing
 
     def _next_event(self, job: Job) -> tuple[str, Any]:
-        import queue
-
         while True:
             try:
                 return job.events.get(timeout=WAIT_POLL_S)

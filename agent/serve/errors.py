@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent.errors import AgentError
+
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
           413: "invalid_request_error", 503: "server_overloaded", 500: "internal_error"}
 
 
-class ApiError(Exception):
+class ApiError(AgentError):
     """A request the server answers with an error status and a message (never a traceback)."""
 
     def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):

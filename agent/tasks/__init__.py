@@ -1,1 +1,14 @@
-"""Task files: their schema, safe loading, sandbox files, success checks and `agent validate`."""
+"""Task files: their schema, safe loading, the files a sandbox gets, success checks and `agent validate`.
+
+A task says what desktop to build (`sandbox`), what to ask the policy (`instruction`), how to tell success
+(`checks`) and how a correct run looks (`reference`); agent/tasks/schema.py documents the format.
+"""
+from agent.tasks.checks import CheckSpec
+from agent.tasks.load import load_task, task_from_data
+from agent.tasks.schema import FileCopy, SandboxSpec, TASK_SUFFIXES, Task, expand, resolve_path
+from agent.tasks.strict import StrictModel
+from agent.tasks.validate import ValidationReport, validate_paths
+from agent.tasks.verify import run_checks
+
+__all__ = ["TASK_SUFFIXES", "CheckSpec", "FileCopy", "SandboxSpec", "StrictModel", "Task", "ValidationReport",
+           "expand", "load_task", "resolve_path", "run_checks", "task_from_data", "validate_paths"]

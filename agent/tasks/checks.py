@@ -1,29 +1,16 @@
 """The `checks` part of a task file: window, no-window, file, command and answer checks.
 
-Each check kind is told by its identifying key (title, no_title, path, command, answer); agent.checks
+Each check kind is told by its identifying key (title, no_title, path, command, answer); agent.tasks.verify
 runs them. Paths and commands may use {workdir} and {home} (see agent.tasks).
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
+from pydantic import BaseModel, Discriminator, Field, PrivateAttr, Tag, field_validator, model_validator
 
-
-class _Strict(BaseModel):
-    # A typo'd field must be an error, never silently ignored.
-    model_config = ConfigDict(extra="forbid")
-
-
-def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression ({exc})") from None
-    return value
-
+from agent.tasks.strict import StrictModel, check_regex
 
 def inside_sandbox(raw: str) -> bool:
     """True when a task path stays in the sandbox: relative, or under {home} / {workdir}, with no '..'."""
@@ -36,7 +23,7 @@ def inside_sandbox(raw: str) -> bool:
     return not path.is_absolute() and ".." not in path.parts and "{" not in rest
 
 
-class WindowCheck(_Strict):
+class WindowCheck(StrictModel):
     """Success when a visible window's title matches a regex (re.search)."""
 
     title: str = Field(description="Regex searched in the titles of the currently visible windows.")
@@ -44,14 +31,14 @@ class WindowCheck(_Strict):
     @field_validator("title")
     @classmethod
     def _title_compiles(cls, value: str) -> str:
-        return _check_regex(value)
+        return check_regex(value)
 
     def describe(self) -> str:
         """Short name used in results."""
         return f"window title ~ {self.title!r}"
 
 
-class FileCheck(_Strict):
+class FileCheck(StrictModel):
     """Success when a file exists and its text equals, contains or matches the expected value."""
 
     path: str = Field(description="File to read; may use {workdir} and {home}.")
@@ -65,7 +52,7 @@ class FileCheck(_Strict):
         if len(given) != 1:
             raise ValueError(f"give exactly one of equals, contains, matches (got {given or 'none'})")
         if self.matches is not None:
-            _check_regex(self.matches)
+            check_regex(self.matches)
         return self
 
     def describe(self) -> str:
@@ -77,7 +64,7 @@ class FileCheck(_Strict):
         return f"file {self.path}"
 
 
-class NoWindowCheck(_Strict):
+class NoWindowCheck(StrictModel):
     """Success when no visible window's title matches a regex; fails if the windows cannot be listed."""
 
     no_title: str = Field(description="Regex that no currently visible window title may match (re.search).")
@@ -85,14 +72,14 @@ class NoWindowCheck(_Strict):
     @field_validator("no_title")
     @classmethod
     def _title_compiles(cls, value: str) -> str:
-        return _check_regex(value)
+        return check_regex(value)
 
     def describe(self) -> str:
         """Short name used in results."""
         return f"no window title ~ {self.no_title!r}"
 
 
-class AnswerCheck(_Strict):
+class AnswerCheck(StrictModel):
     """Success when the run ended with an `answer` action whose text matches a regex."""
 
     answer: str = Field(description="Regex searched in the model's answer text (re.search, case-insensitive).")
@@ -100,14 +87,14 @@ class AnswerCheck(_Strict):
     @field_validator("answer")
     @classmethod
     def _answer_compiles(cls, value: str) -> str:
-        return _check_regex(value)
+        return check_regex(value)
 
     def describe(self) -> str:
         """Short name used in results."""
         return f"answer ~ {self.answer!r}"
 
 
-class CommandCheck(_Strict):
+class CommandCheck(StrictModel):
     """Success when a shell command exits with the expected status and, if asked, its stdout fits."""
 
     command: str = Field(description="Shell command run in the sandbox environment; may use {workdir} and {home}.")
@@ -123,7 +110,7 @@ class CommandCheck(_Strict):
         if len(given) > 1:
             raise ValueError(f"give at most one of equals, contains, matches (got {given})")
         if self.matches is not None:
-            _check_regex(self.matches)
+            check_regex(self.matches)
         return self
 
     def describe(self) -> str:
@@ -167,7 +154,7 @@ Check = Annotated[
 ]
 
 
-class CheckSpec(_Strict):
+class CheckSpec(StrictModel):
     """How success is decided after the run."""
 
     mode: Literal["all", "any"] = Field("all", description="all: every check must pass; any: one is enough.")

@@ -8,14 +8,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from agent.tasks.schema import SandboxSpec
-
-
-class TaskFileError(RuntimeError):
-    """A task file could not be placed; the message names the key and the reason."""
+from agent.errors import TaskFileError
+from agent.tasks.schema import FileCopy, SandboxSpec, resolve_path
 
 
 def contained(path: Path, workdir: Path) -> bool:
@@ -23,10 +18,8 @@ def contained(path: Path, workdir: Path) -> bool:
     return path.resolve().is_relative_to(workdir.resolve())
 
 
-def write_task_files(spec: "SandboxSpec", workdir: Path, home: Path) -> None:
+def write_task_files(spec: SandboxSpec, workdir: Path, home: Path) -> None:
     """Write text files and copy fixtures; TaskFileError naming the key on any problem."""
-    from agent.tasks.schema import FileCopy, resolve_path
-
     for key, content in spec.files.items():
         path = resolve_path(key, workdir, home)
         if not spec.allow_outside_paths and not contained(path, workdir):
@@ -53,10 +46,8 @@ def _fixture(source: str, base_dir: Path | None, key: str) -> Path:
     return path
 
 
-def fixture_problems(spec: "SandboxSpec") -> list[str]:
+def fixture_problems(spec: SandboxSpec) -> list[str]:
     """Missing or escaping fixtures of a loaded task, for `agent validate`."""
-    from agent.tasks.schema import FileCopy
-
     problems = []
     for key, content in spec.files.items():
         if isinstance(content, FileCopy) and spec.base_dir is not None:

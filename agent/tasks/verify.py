@@ -16,10 +16,10 @@ import stat
 import subprocess
 from pathlib import Path
 
-from agent.tasks.schema import (
-    AnswerCheck, CheckSpec, CommandCheck, FileCheck, NoWindowCheck, WindowCheck, expand, resolve_path,
-)
-from agent.trace.records import CheckOutcome
+from agent.tasks.checks import AnswerCheck, CheckSpec, CommandCheck, FileCheck, NoWindowCheck, WindowCheck
+from agent.tasks.schema import expand, resolve_path
+from agent.trace import CheckOutcome
+from agent.errors import WindowQueryError
 
 MAX_READ_BYTES = 1 << 20
 READ_TIMEOUT_S = 5.0
@@ -27,9 +27,6 @@ DIFF_LINES = 40
 LINE_CHARS = 200
 _OUTPUT_CHARS = 4000
 
-
-class WindowQueryError(RuntimeError):
-    """The desktop's windows could not be listed."""
 
 
 def run_checks(spec: CheckSpec, env: dict[str, str], workdir: Path, home: Path | None = None,

@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from agent.errors import YamlReadError
 
 MAX_TASK_BYTES = 1 << 20  # 1 MiB: a task with inline files is a few KiB
 MAX_DEPTH = 64  # nesting of mappings/lists after aliases are resolved
 MAX_VALUES = 200_000  # values after aliases are expanded (a "billion laughs" file stops here)
 
-
-class YamlReadError(ValueError):
-    """The file could not be read as YAML; the message names the file."""
 
 
 def _read_bytes(path: Path) -> bytes:

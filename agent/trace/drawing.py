@@ -17,6 +17,8 @@ from PIL import Image, ImageDraw, ImageFont
 from agent.trace.records import GeometryRecord, StepRecord
 from agent.trace.damage import screenshot_file
 from agent.trace.summary import describe_action
+from actions.coords import coordinate_system
+from actions.errors import CoordinateError
 
 Point = tuple[float, float]
 MODEL_GRID = 1000.0
@@ -60,9 +62,6 @@ def grid_to_shot(xy: Any, size: tuple[int, int], space: tuple[float, float] = (M
 def model_space(step: StepRecord) -> tuple[float, float]:
     """(width, height) of the space the step's parsed actions are in, as its trace records it;
     steps recorded before the field existed (or damaged ones) mean the 0–1000 grid."""
-    from actions.coords import coordinate_system
-    from actions.errors import CoordinateError
-
     try:
         system = coordinate_system(step.coordinates, tuple(step.image_size) if step.image_size else None)
     except (CoordinateError, TypeError, ValueError):

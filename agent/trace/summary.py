@@ -7,7 +7,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.trace.records import LoadedRun, StepRecord
+from agent.trace.reader import LoadedRun
+from agent.trace.records import StepRecord
 
 POINTER_ACTIONS = {
     "mouse_move", "left_click", "left_click_drag", "right_click", "middle_click",
@@ -158,7 +159,7 @@ def is_damage(problem: str) -> bool:
     return not problem.startswith("result.json is missing")
 
 
-def summarize(run: LoadedRun) -> RunSummary:
+def run_summary(run: LoadedRun) -> RunSummary:
     """Reduce a loaded run to the runs-list row."""
     meta = run.meta
     model = "-"

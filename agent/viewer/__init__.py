@@ -1,0 +1,1 @@
+"""`agent view` and `agent run --tui`: the Textual trace viewer (runs list, one run, a bench scoreboard)."""

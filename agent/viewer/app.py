@@ -12,11 +12,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from agent.trace.records import is_run_dir, list_runs, read_run
+from agent.trace import is_run_dir, list_runs, read_run
 from agent.errors import NotARunError
 from agent.viewer.run_screen import RunScreen
 from agent.viewer.runs_screen import RunsScreen
 from agent.viewer.screenshot import Renderer, prepare_renderer
+from agent.bench.results import is_bench_dir
+from agent.viewer.bench_screen import BenchScreen
+from agent.errors import RunSetupError
 
 StartRun = Callable[[threading.Event, Callable[[Path], None]], int]
 QUIT_CONFIRM_S = 5.0  # a second q within this many seconds stops a running run
@@ -40,9 +43,6 @@ class ViewerApp(App):
         """Start on the run when given one, else on the runs list."""
         if self.path is None:
             return
-        from agent.bench.results import is_bench_dir
-        from agent.viewer.bench_screen import BenchScreen
-
         if is_run_dir(self.path):
             self.open_run(self.path, follow=self.follow)
         elif is_bench_dir(self.path):  # a bench folder opens on its scoreboard
@@ -85,17 +85,6 @@ def resolve_target(path: Path, follow: bool) -> Path:
             raise NotARunError(f"--follow: {path} holds no run folder to follow")
         return runs[0]
     return path
-
-
-def run_viewer(path: Path, follow: bool = False) -> None:
-    """`agent view`: browse a runs folder or one run; --follow tails a run as it is written."""
-    try:
-        target = resolve_target(path, follow)
-    except NotARunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    renderer = prepare_renderer("auto")
-    ViewerApp(target, follow=follow, renderer=renderer).run()
 
 
 class WaitingScreen(Screen):
@@ -216,8 +205,6 @@ def run_with_viewer(start: StartRun, *, auto_pilot=None) -> int:
 
 def _describe_error(error: BaseException) -> str:
     """A setup error is the person's to fix: its message; anything else also names its type."""
-    from agent.run import RunSetupError
-
     if isinstance(error, RunSetupError):
         return str(error)
     return f"{type(error).__name__}: {error}"

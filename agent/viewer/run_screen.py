@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from agent.trace.records import LoadedRun, StepRecord, read_run
+from agent.trace import LoadedRun, StepRecord, read_run
 from agent.trace.damage import clip, is_file, screenshot_file
 from agent.trace.drawing import load_annotated
 from agent.viewer.follow import RunFollower

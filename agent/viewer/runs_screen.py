@@ -11,9 +11,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from agent.trace.records import list_runs, read_run
+from agent.trace import list_runs, read_run
 from agent.viewer.nav_table import NavTable
-from agent.trace.summary import RunSummary, format_duration, format_start, summarize
+from agent.trace.summary import RunSummary, format_duration, format_start, run_summary
 
 # column key → (header, sort key, newest/largest first by default)
 COLUMNS: dict[str, tuple[str, Callable[[RunSummary], Any], bool]] = {
@@ -29,7 +29,7 @@ STATUS_STYLES = {"success": "green", "incomplete": "yellow"}
 
 def load_summaries(runs_dir: Path) -> list[RunSummary]:
     """Read every run folder below runs_dir (blocking: call from a worker)."""
-    return [summarize(read_run(path)) for path in list_runs(runs_dir)]
+    return [run_summary(read_run(path)) for path in list_runs(runs_dir)]
 
 
 class RunsTable(NavTable):

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from agent.trace.records import LoadedRun, StepRecord
+from agent.trace import LoadedRun, StepRecord
 from agent.trace.summary import format_duration, incomplete_label, is_damage
 
 _HEADING = "bold underline"

@@ -28,7 +28,7 @@ def time_bench(suite_path: Path, parallel: int, workdir: Path) -> dict:
     from agent.bench.progress import Progress
     from agent.bench.runner import BenchOptions, run_bench
     from agent.bench.suite import load_bench_input
-    from agent.policies.registry import PolicySettings
+    from agent.settings import PolicySettings
     from agent.settings import RunSettings
 
     options = BenchOptions(suite=load_bench_input(suite_path), policy=PolicySettings(name="scripted"),

@@ -15,12 +15,13 @@ from PIL import Image
 
 from actions import DryRunExecutor, FailSafeTriggered, ScreenGeometry
 from agent.loop import LoopConfig, run_loop
-from agent.policies.base import PolicyUnavailable, Reply
+from agent.policies.base import Reply
 from agent.policies.profiles import PROFILES
 from agent.policies.replay import ReplayPolicy
 from agent.policies.scripted import ScriptedPolicy
-from agent.trace.records import RunMeta, TraceWriter, new_run_id, now_iso, read_run
+from agent.trace import RunMeta, TraceWriter, new_run_id, now_iso, read_run
 from tests.helpers import REPO
+from agent.errors import PolicyUnavailable
 
 
 
@@ -227,7 +228,7 @@ SLOW_RUN = textwrap.dedent("""
     from actions import DryRunExecutor
     from agent.loop import LoopConfig, run_loop
     from agent.policies.scripted import ScriptedPolicy
-    from agent.trace.records import RunMeta, TraceWriter, now_iso
+    from agent.trace import RunMeta, TraceWriter, now_iso
     from tests.agent.test_loop import CLICK, SyntheticScreen
 
     class Slow(ScriptedPolicy):

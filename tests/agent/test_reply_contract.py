@@ -9,7 +9,7 @@ from PIL import Image
 from actions import CoordinateError, DryRunExecutor, ScreenGeometry, coordinate_system
 from agent.loop import LoopConfig, run_loop
 from agent.policies.base import Reply
-from agent.trace.records import RunMeta, StepRecord, TraceWriter, new_run_id, now_iso, read_run
+from agent.trace import RunMeta, StepRecord, TraceWriter, new_run_id, now_iso, read_run
 from agent.trace.drawing import model_space, plan_marks
 
 

@@ -1,4 +1,4 @@
-"""The run as a library: the policy registry, settings checks, progress while a policy works, --tui signals."""
+"""The run as a library: the policy table, settings checks, progress while a policy works, --tui signals."""
 from __future__ import annotations
 
 import os
@@ -11,18 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from agent.policies.base import PolicyUnavailable, Reply
-from agent.policies.registry import PolicySettings, build, names
+from agent.policies.base import Reply
+from agent.policies import build, names
 from agent.run import Heartbeat
-from agent.settings import DEFAULT_MAX_PIXELS, RunSettings, SettingsError
-from agent.tasks.schema import load_task
+from agent.settings import DEFAULT_MAX_PIXELS, PolicySettings, RunSettings
+from agent.tasks import load_task
 from tests.helpers import REPO
+from agent.errors import PolicyUnavailable, SettingsError
 
 TASK = load_task(REPO / "tasks/open_settings.yaml")
 
 
 def test_builtin_policies_register_without_importing_torch():
-    probe = ("import sys\nfrom agent.policies.registry import names\nprint(names())\n"
+    probe = ("import sys\nfrom agent.policies import names\nprint(names())\n"
              "print([m for m in ('torch', 'transformers') if m in sys.modules])")
     proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
     listed, heavy = proc.stdout.splitlines()
@@ -92,7 +93,6 @@ def test_a_slow_step_says_it_is_still_working_and_a_fast_one_stays_quiet():
 def test_sigterm_under_tui_stops_the_run_like_the_plain_run(monkeypatch):
     """--tui: SIGTERM sets the run's abort event (the viewer closes when the run ends) and handlers are restored."""
     import agent.commands.run as runner
-    import agent.viewer.app as viewer_app
 
     seen = {}
 
@@ -113,12 +113,9 @@ def test_sigterm_under_tui_stops_the_run_like_the_plain_run(monkeypatch):
         return seen["code"]
 
     monkeypatch.setattr(runner, "run_task", fake_run_task)
-    monkeypatch.setattr(runner, "_desktop", lambda run, task: None)
-    monkeypatch.setattr(viewer_app, "run_with_viewer", fake_run_with_viewer)
+    monkeypatch.setattr(runner, "run_with_viewer", fake_run_with_viewer)
     before = signal.getsignal(signal.SIGTERM)
-    run = runner.CliRun(task_file=Path("tasks/open_settings.yaml"), policy=PolicySettings(name="scripted"),
-                        settings=RunSettings(), tui=True)
-    assert runner._with_viewer(run, TASK, None) == 1
+    assert runner.with_viewer(TASK, None, None, RunSettings(), Path("runs"), Path("tasks/open_settings.yaml")) == 1
     assert seen["aborted"] is True and signal.getsignal(signal.SIGTERM) == before
 
 

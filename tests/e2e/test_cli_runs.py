@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.trace.records import list_runs, read_run
+from agent.trace import list_runs, read_run
 from tests.terminal import sigint_as_in_a_terminal
 from tests.helpers import REPO
+from agent.errors import RunSetupError
 
 TASKS = sorted((REPO / "tasks").glob("*.yaml"))
 NEEDS_DESKTOP = pytest.mark.skipif(
@@ -197,7 +198,7 @@ def test_runs_dir_that_is_a_file_is_refused_before_the_sandbox_starts(tmp_path):
 
 def test_a_run_id_collision_is_a_clear_error(tmp_path, monkeypatch):
     from agent import run as run_module
-    from agent.run import RunSetupError, reserve_run_dir
+    from agent.run import reserve_run_dir
 
     monkeypatch.setattr(run_module, "new_run_id", lambda task_id: f"fixed-{task_id}")
     (tmp_path / "fixed-open_settings").mkdir()

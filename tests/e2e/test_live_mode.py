@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.tasks.schema import load_task
-from agent.trace.records import list_runs, read_run
+from agent.tasks import load_task
+from agent.trace import list_runs, read_run
 from tests.e2e.test_cli_runs import NEEDS_DESKTOP, REPO, agent
 
 CLEAN_ENV = {"WAYLAND_DISPLAY": "", "XDG_SESSION_TYPE": "x11"}
@@ -30,7 +30,7 @@ def test_live_without_a_terminal_needs_yes(tmp_path):
 @pytest.mark.desktop
 @NEEDS_DESKTOP
 def test_live_drives_an_existing_display(tmp_path):
-    from agent.desktop.sandbox import Sandbox
+    from agent.desktop import Sandbox
 
     task = load_task(REPO / "tasks/open_settings.yaml")
     with Sandbox(task.sandbox) as desktop:  # stands in for the person's desktop, Mousepad already open

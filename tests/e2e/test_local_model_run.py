@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.trace.records import list_runs, read_run
+from agent.trace import list_runs, read_run
 from tests.e2e.test_cli_runs import NEEDS_DESKTOP, agent
 
 

@@ -18,8 +18,10 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.tasks.yaml_reader import MAX_TASK_BYTES
-from agent.tasks.schema import UNCHECKABLE, TaskError, load_task
+from agent.tasks import load_task
+from agent.tasks.validate import UNCHECKABLE
 from tests.helpers import REPO
+from agent.errors import TaskError
 
 GOOD = (REPO / "tasks" / "open_settings.yaml").read_bytes()
 SHIPPED = [p.read_bytes() for p in sorted((REPO / "tasks").glob("*.yaml"))]

@@ -1,6 +1,6 @@
 """A policy flag the chosen policy does not use is reported, one stderr line per flag, never silently dropped.
 
-Each policy declares the PolicySettings fields it reads in its own `register` call; `agent run` and
+Each policy declares the PolicySettings fields it reads in its row of the policy table; `agent run` and
 `agent bench` warn about every flag typed on the command line outside that set, and carry on as before.
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.policies import registry
-from agent.policies.registry import PolicySettings, ignored_flag_warnings, register
+from agent.policies import POLICIES, PolicyEntry, ignored_flag_warnings
+from agent.settings import PolicySettings
 
 FIELDS = [field.name for field in fields(PolicySettings) if field.name != "name"]
 LOCAL_USES = "--model, --device, --dtype, --max-pixels, --history-images, --max-new-tokens, --temperature"
@@ -52,8 +52,7 @@ def test_every_policy_flag_is_either_used_or_warned_about(name):
 
 
 def test_unknown_policy_and_undeclared_uses_give_no_warnings(monkeypatch):
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # the test policy leaves afterwards
-    register("test-undeclared", lambda settings, task: None, "declares no uses (tests only)")
+    monkeypatch.setitem(POLICIES, "test-undeclared", PolicyEntry("builtins:print", "declares no uses (tests only)", None))
     assert ignored_flag_warnings("test-undeclared", FIELDS) == []
     assert ignored_flag_warnings("nosuch", FIELDS) == []
 

@@ -1,7 +1,7 @@
 """Model-side user errors: each is one paragraph naming the file, field or value, exit 2, no traceback.
 
 Every row breaks one thing in a copy of a tiny checkpoint (or passes one bad option) and runs
-`agent generate` in-process through run_generate, which is what the command calls; the device rows
+`agent generate` in-process through typer's CliRunner (the command as typed); the device rows
 and one checkpoint row also run `agent run` / `agent generate` as a subprocess. The fuzz tests feed
 random and mutated config.json and tokenizer files to the loader and accept only typed LoadErrors.
 """
@@ -18,7 +18,9 @@ import pytest
 import torch
 
 from model.errors import LoadError
-from agent.commands.generate import run_generate
+from typer.testing import CliRunner
+
+from agent.cli import app
 from tests.helpers import REPO
 
 
@@ -95,10 +97,14 @@ def broken_copy(tiny_checkpoint, tmp_path):
 
 
 def _generate(capsys, **options) -> tuple[int, str]:
-    options = {"prompt": "hi", "max_new_tokens": 2, "device": "cpu", "json_output": True, **options}
-    capsys.readouterr()  # drop what building the fixtures printed
-    code = run_generate(**options)
-    return code, capsys.readouterr().err
+    """`agent generate` with these options (images: a list of paths); (exit status, stderr)."""
+    options = {"prompt": "hi", "max_new_tokens": 2, "device": "cpu", **options}
+    argv = ["generate", "--json"]
+    for name, value in options.items():
+        flag = "--image" if name == "images" else "--" + name.replace("_", "-")
+        argv += [arg for one in (value if isinstance(value, list) else [value]) for arg in (flag, str(one))]
+    result = CliRunner().invoke(app, argv)
+    return result.exit_code, result.stderr
 
 
 @pytest.mark.parametrize("breaker,message", [row[1:] for row in BROKEN_CHECKPOINTS],

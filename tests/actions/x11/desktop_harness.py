@@ -195,7 +195,7 @@ def window_box(desktop: Desktop, window: str) -> tuple[int, int, int, int]:
 
 def wait_until_drawn(desktop: Desktop, window: str, timeout: float = 60.0) -> None:
     """Wait until the app has painted its window (a GTK 4 window is one flat colour at first)."""
-    from agent.desktop.screen import Screen
+    from agent.desktop import Screen
     from agent.desktop.settle import drawn
 
     screen = Screen(desktop.display, xauthority=str(desktop.xauthority))

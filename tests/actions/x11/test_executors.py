@@ -77,7 +77,7 @@ def test_terminate_needs_no_desktop_in_dry_run():
 
 # -- keysym typing, on a fake keyboard map (no X server) ---------------------------------------
 class FakeKeymap:
-    """Enough of python-xlib's Display for actions.keysym_typing: a keyboard map that can change."""
+    """Enough of python-xlib's Display for actions.x11.keysym_typing: a keyboard map that can change."""
 
     class _Info:
         min_keycode, max_keycode = 8, 15

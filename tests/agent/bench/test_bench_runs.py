@@ -17,9 +17,10 @@ from agent.bench.results import read_bench
 from agent.bench.runner import BenchOptions, run_bench
 from agent.bench.suite import folder_suite, load_suite
 from agent.policies.base import Reply
-from agent.policies.registry import PolicySettings, register
+from agent.policies import POLICIES, PolicyEntry
+from agent.settings import PolicySettings
 from agent.settings import RunSettings
-from agent.trace.records import list_runs, read_run
+from agent.trace import list_runs, read_run
 from tests.helpers import REPO, WAIT, task_copy
 
 pytestmark = pytest.mark.desktop
@@ -52,7 +53,15 @@ class WrongPolicy:
         pass
 
 
-register("test-wrong", lambda settings, task: WrongPolicy(task.id), "answers wrongly (tests only)")
+def build_wrong(settings, task) -> WrongPolicy:
+    """The builder of the test-only policy "test-wrong" (added to the table by the `wrong_policy` fixture)."""
+    return WrongPolicy(task.id)
+
+
+@pytest.fixture
+def wrong_policy(monkeypatch):
+    """`--policy test-wrong` for one test: a row in the policy table that points at build_wrong."""
+    monkeypatch.setitem(POLICIES, "test-wrong", PolicyEntry(f"{__name__}:build_wrong", "answers wrongly (tests only)", ()))
 
 
 def bench_in_process(suite, out: Path, policy: str = "scripted", parallel: int = 2, max_steps=None):
@@ -94,7 +103,7 @@ def test_core_suite_with_the_scripted_policy_passes_every_task(tmp_path):
     assert "running:" in proc.stderr and "success 100.0%" in proc.stdout
 
 
-def test_a_policy_that_answers_wrong_fails_every_task_with_the_right_status(tmp_path):
+def test_a_policy_that_answers_wrong_fails_every_task_with_the_right_status(tmp_path, wrong_policy):
     tasks = tmp_path / "tasks"
     for name in ("claims", "babbles", "dawdles"):
         task_copy(tasks, "open_settings", name, max_steps=4)

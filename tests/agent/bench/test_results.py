@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from agent.bench.compare import compare, merge
-from agent.bench.results import BenchError, BenchRecord, BenchWriter, RunEntry, read_bench
-from agent.bench.summary import pass_at_k, summarize, summary_lines
+from agent.bench.results import BenchRecord, BenchWriter, RunEntry, read_bench
+from agent.bench.summary import pass_at_k, bench_summary, summary_lines
 from tests.helpers import REPO
+from agent.errors import BenchError
 
 
 def entry(task: str, repeat: int, status: str, steps: int = 3, seconds: float = 2.0, run_dir: str | None = None):
@@ -38,7 +39,7 @@ def test_summary_has_rate_spread_pass_at_k_flaky_and_medians():
     runs = [entry("a", 1, "success", 2), entry("a", 2, "success", 4), entry("a", 3, "success", 9),
             entry("b", 1, "failure"), entry("b", 2, "success"), entry("b", 3, "max_steps"),
             entry("c", 1, "error"), entry("c", 2, "failure"), entry("c", 3, "aborted")]
-    summary = summarize(runs, [[e.task_id, e.repeat] for e in runs])
+    summary = bench_summary(runs, [[e.task_id, e.repeat] for e in runs])
     assert summary["finished"] == 8 and summary["aborted"] == 1
     assert summary["success_rate"] == pytest.approx(4 / 8, abs=1e-4)
     spread = summary["success_rate_over_repeats"]

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.bench.plan import ShardError, parse_shard, plan_jobs, still_to_do
+from agent.bench.plan import parse_shard, plan_jobs, still_to_do
 from agent.bench.results import RunEntry
-from agent.bench.suite import SuiteError, folder_suite, load_bench_input, load_suite, load_tasks
+from agent.bench.suite import folder_suite, load_bench_input, load_suite, load_tasks
 from tests.helpers import REPO, task_copy
+from agent.errors import ShardError, SuiteError
 
 
 def write_suite(folder: Path, **data) -> Path:

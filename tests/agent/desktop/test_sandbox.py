@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from agent.desktop.user import DesktopUser
-from agent.desktop.display import DisplayError, live_display_env
-from agent.desktop.sandbox import Sandbox, SandboxError
-from agent.tasks.schema import SandboxSpec
+from agent.desktop.display import live_display_env
+from agent.desktop import Sandbox
+from agent.tasks import SandboxSpec
 from tests.terminal import sigint_as_in_a_terminal
-from tests.helpers import REPO
+from agent.errors import DisplayError, SandboxError
 
 
 
@@ -91,7 +91,7 @@ CHILD = textwrap.dedent(
     """
     import json, sys, time
     from agent.desktop.sandbox import Sandbox
-    from agent.tasks.schema import SandboxSpec
+    from agent.tasks import SandboxSpec
     sandbox = Sandbox(SandboxSpec(apps=[{app!r}], wait_windows=["Mousepad"]))
     sandbox.start()
     print(json.dumps({{"pids": sandbox.pids(), "workdir": str(sandbox.workdir)}}), flush=True)
@@ -186,7 +186,7 @@ CTRL_C_CHILD = textwrap.dedent(
     """
     import json, sys, time
     from agent.desktop.sandbox import Sandbox
-    from agent.tasks.schema import SandboxSpec
+    from agent.tasks import SandboxSpec
 
     def is_running(pid):
         try:
@@ -314,7 +314,7 @@ def test_each_sandbox_has_its_own_session_bus():
 @pytest.mark.desktop
 @pytest.mark.skipif(shutil.which("xterm") is None, reason="needs xterm (./install.sh installs it)")
 def test_first_screenshot_waits_for_a_drawn_window():
-    from agent.desktop.screen import Screen
+    from agent.desktop import Screen
     from agent.desktop.settle import drawn, window_boxes
 
     # xterm paints its window only after a moment here: the sandbox must wait for that.

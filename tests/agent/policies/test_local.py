@@ -9,10 +9,12 @@ import sys
 import pytest
 
 from actions.coords import ScreenGeometry
-from agent.policies.base import Observation, PolicyUnavailable, Turn
+from agent.policies.base import Observation, Turn
 from agent.policies.local import LocalPolicy
 from agent.policies.prompt import computer_use_tool
+from tests.helpers import REPO
 from tests.model.runtime.session_helpers import screenshot
+from agent.errors import PolicyUnavailable
 
 STEPS = 5
 
@@ -68,12 +70,11 @@ def test_missing_folder_names_the_alternatives(tmp_path):
 
 def test_uncached_hub_model_offline_names_the_alternatives(tmp_path):
     code = ("from agent.policies.local import LocalPolicy\n"
-            "from agent.policies.base import PolicyUnavailable\n"
+            "from agent.errors import PolicyUnavailable\n"
             "try:\n    LocalPolicy('Qwen/Qwen3-VL-2B-Instruct')\n"
             "except PolicyUnavailable as error:\n    print('UNAVAILABLE', error)\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.startswith("UNAVAILABLE"), out.stderr
     assert "Qwen/Qwen3-VL-2B-Instruct" in out.stdout and "--policy scripted" in out.stdout
 
@@ -93,7 +94,7 @@ class ChangingScreen:
 def test_agent_loop_records_parse_errors_and_counters(ours, tmp_path):
     from actions import DryRunExecutor
     from agent.loop import LoopConfig, run_loop
-    from agent.trace.records import RunMeta, TraceWriter, now_iso, read_run
+    from agent.trace import RunMeta, TraceWriter, now_iso, read_run
 
     policy = LocalPolicy("tiny", loaded=ours, max_pixels=192 * 128, history_images=2, max_new_tokens=8)
     meta = RunMeta(run_id="local-tiny", task_id="t", instruction="Open the settings.", policy="local",

@@ -13,7 +13,7 @@ from actions import DryRunExecutor, ScreenGeometry
 from agent.loop import LoopConfig, run_loop
 from agent.policies.http import HttpPolicy
 from agent.policies.local import LocalPolicy
-from agent.trace.records import RunMeta, TraceWriter, new_run_id, now_iso, read_run
+from agent.trace import RunMeta, TraceWriter, new_run_id, now_iso, read_run
 from tests.agent.serve.serve_helpers import running_server
 
 STEPS = 6

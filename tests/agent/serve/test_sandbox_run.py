@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from agent.trace.records import list_runs, read_run
+from agent.trace import list_runs, read_run
 from tests.e2e.test_cli_runs import NEEDS_DESKTOP, REPO, agent
 
 STARTUP_S = 120

@@ -7,19 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.tasks.schema import (
-    CommandCheck,
-    FileCheck,
-    TaskError,
-    WindowCheck,
-    expand,
-    load_task,
-    reference_problems,
-    resolve_path,
-    task_from_data,
-    validate_paths,
-)
+from agent.tasks import expand, load_task, resolve_path, task_from_data, validate_paths
+from agent.tasks.checks import CommandCheck, FileCheck, WindowCheck
+from agent.tasks.validate import reference_problems
 from tests.helpers import REPO
+from agent.errors import TaskError
 
 TASKS = REPO / "tasks"
 
@@ -192,7 +184,7 @@ def test_open_settings_checks_the_preferences_window():
 
 # -- schema parts added for the 24-task suite ------------------------------------------------
 def test_new_check_kinds_are_told_by_their_keys():
-    from agent.tasks.schema import AnswerCheck, NoWindowCheck
+    from agent.tasks.checks import AnswerCheck, NoWindowCheck
 
     items = [{"no_title": "Dialog"}, {"answer": "^42$"}, {"command": "echo 1", "equals": "1", "status": 0}]
     task = task_from_data(minimal(checks={"items": items}), "t.yaml")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.tasks.verify import run_checks
-from agent.desktop.sandbox import Sandbox
-from agent.tasks.schema import CheckSpec, SandboxSpec
+from agent.tasks import run_checks
+from agent.desktop import Sandbox
+from agent.tasks import CheckSpec, SandboxSpec
 
 
 def spec(*items, mode="all"):

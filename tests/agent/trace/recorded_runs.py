@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from agent.trace.records import CheckOutcome, GeometryRecord, RunMeta, RunResult, StepError, StepRecord, TraceWriter
+from agent.trace import CheckOutcome, GeometryRecord, RunMeta, RunResult, StepError, StepRecord, TraceWriter
 
 GEOMETRY = GeometryRecord(
     screenshot_width=320, screenshot_height=200, logical_width=160, logical_height=100, offset_x=100, offset_y=50

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from agent.trace.records import GeometryRecord, StepRecord
+from agent.trace import GeometryRecord, StepRecord
 from agent.trace.drawing import annotate_step, executed_to_shot, grid_to_shot, plan_marks, pointer_before
 
 # A 2× HiDPI monitor whose left edge is at x=1920 in the pointer space (second monitor).

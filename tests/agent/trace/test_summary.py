@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.trace.records import read_run
-from agent.trace.summary import describe_action, format_duration, summarize
+from agent.trace import read_run
+from agent.trace.summary import describe_action, format_duration, run_summary
 
 
 @pytest.mark.parametrize(
@@ -29,9 +29,9 @@ def test_format_duration():
 
 
 def test_summaries_of_recorded_runs(runs):
-    success = summarize(read_run(runs["success"]))
+    success = run_summary(read_run(runs["success"]))
     assert (success.task, success.model, success.status, success.steps, success.duration_s) == (
         "open_settings", "local:Qwen3-VL-2B-Instruct", "success", 3, 6.5)
-    crashed = summarize(read_run(runs["crashed"]))
+    crashed = run_summary(read_run(runs["crashed"]))
     # No result: the duration runs from the start to the end of the last whole step.
     assert crashed.status_label == "killed ⚠" and crashed.damaged and crashed.duration_s == 3.5

@@ -6,8 +6,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from agent.viewer.app import ViewerApp, resolve_target, run_viewer
+from agent.cli import app as cli
+from agent.viewer.app import ViewerApp, resolve_target
 from agent.errors import NotARunError
 from agent.viewer.halfblock import HalfBlockImage
 from agent.viewer.nav_table import NavTable
@@ -169,7 +171,7 @@ async def test_o_hands_the_marked_screenshot_to_xdg_open(runs, monkeypatch, tmp_
 
 
 async def test_follow_mode_picks_up_appended_steps_and_the_end(tmp_path):
-    from agent.trace.records import RunResult, TraceWriter
+    from agent.trace import RunResult, TraceWriter
     from tests.agent.trace.recorded_runs import meta, step
 
     writer = TraceWriter(tmp_path, meta("20261101-130000-live-ffff", "live", 13))
@@ -191,7 +193,7 @@ async def test_follow_mode_picks_up_appended_steps_and_the_end(tmp_path):
         assert "success" in plain(header.content) and "following" not in plain(header.content)
 
 
-def test_targets_and_errors(runs, tmp_path, capsys):
+def test_targets_and_errors(runs, tmp_path):
     assert resolve_target(runs["success"].parent, follow=True) == runs["crashed"]  # the newest run
     assert resolve_target(runs["success"].parent, follow=False) == runs["success"].parent
     with pytest.raises(NotARunError, match="does not exist"):
@@ -199,9 +201,8 @@ def test_targets_and_errors(runs, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     with pytest.raises(NotARunError, match="no run folder to follow"):
         resolve_target(tmp_path / "empty", follow=True)
-    with pytest.raises(SystemExit) as exit_info:
-        run_viewer(tmp_path / "nope")
-    assert exit_info.value.code == 2 and "does not exist" in capsys.readouterr().err
+    result = CliRunner().invoke(cli, ["view", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "does not exist" in result.stderr
 
 
 async def test_a_corrupt_screenshot_is_a_note_not_a_crash(runs):

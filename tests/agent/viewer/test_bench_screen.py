@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from agent.bench.results import BenchRecord, BenchWriter, RunEntry, entry_from_run
-from agent.trace.records import GeometryRecord, RunMeta, RunResult, StepRecord, TraceWriter
+from agent.trace import GeometryRecord, RunMeta, RunResult, StepRecord, TraceWriter
 from agent.viewer.app import ViewerApp
 from agent.viewer.bench_screen import BenchScreen, BenchTable
 from tests.helpers import REPO

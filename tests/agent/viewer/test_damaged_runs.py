@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.trace.records import read_run, step_problems
+from agent.trace import read_run
+from agent.trace.reader import step_problems
 from agent.trace.damage import screenshot_file, writer_identity, writer_state
 from agent.trace.drawing import load_annotated
 from agent.viewer.follow import RunFollower
@@ -20,7 +21,7 @@ from agent.report.run_report import render_report, write_report
 from agent.viewer.run_screen import RunScreen
 from agent.viewer.runs_screen import load_summaries
 from agent.viewer.step_detail import PAGE_CHARS, run_header, step_detail
-from agent.trace.summary import step_summary, summarize
+from agent.trace.summary import step_summary, run_summary
 from tests.agent.viewer.pilot_helpers import plain, step_rows, wait_until
 from tests.agent.trace.recorded_runs import success_run, written_by_dead_process
 
@@ -192,18 +193,18 @@ def test_a_killed_run_is_told_from_a_running_one(tmp_path):
     (run_dir / "result.json").unlink()
     running = read_run(run_dir)  # written by this very process, which is alive
     assert running.meta.writer_pid == os.getpid() and running.writer == "alive"
-    assert summarize(running).status_label == "running"
+    assert run_summary(running).status_label == "running"
     header = plain(run_header(running))
     assert "running" in header and "crashed" not in header and "no result.json" not in header
 
     written_by_dead_process(run_dir)
     killed = read_run(run_dir)
-    assert killed.writer == "gone" and summarize(killed).status_label == "killed"
+    assert killed.writer == "gone" and run_summary(killed).status_label == "killed"
     assert "killed" in plain(run_header(killed))
 
     _edit_meta(run_dir, writer_host="some-other-machine")
     assert read_run(run_dir).writer == "unknown"
-    assert summarize(read_run(run_dir)).status_label == "running?"
+    assert run_summary(read_run(run_dir)).status_label == "running?"
 
 
 def test_a_reused_pid_does_not_make_a_dead_writer_look_alive():
@@ -276,7 +277,7 @@ def test_randomly_damaged_runs_never_crash_the_reader_or_the_report(tmp_path, ed
         at = at % (len(data) + 1)
         (run_dir / name).write_bytes(data[:at] + noise.encode("utf-8", "surrogatepass") + data[at + cut:])
     run = read_run(run_dir)
-    summarize(run)
+    run_summary(run)
     render_report(run)
     plain(run_header(run))
     geometry = run.meta.geometry if run.meta else None

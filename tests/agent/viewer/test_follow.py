@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.trace.records import RunResult, TraceWriter
+from agent.trace import RunResult, TraceWriter
 from agent.viewer.follow import RunFollower
 from tests.agent.trace.recorded_runs import meta, step
 

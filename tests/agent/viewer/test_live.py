@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.trace.records import RunResult, TraceWriter
+from agent.trace import RunResult, TraceWriter
 from agent.viewer.app import QUIT_CONFIRM_S, LiveRunApp, after_words, run_with_viewer
 from agent.viewer.run_screen import RunScreen
 from tests.agent.viewer.pilot_helpers import plain, step_rows, wait_until
@@ -112,7 +112,7 @@ def test_run_with_viewer_reraises_what_the_run_raised(tmp_path: Path):
 
 
 async def test_a_run_that_could_not_start_says_why_not_an_exit_code(tmp_path: Path):
-    from agent.run import RunSetupError
+    from agent.errors import RunSetupError
 
     def start(abort, on_run_dir) -> int:
         raise RunSetupError("task.yaml: the desktop did not start: app 'nope' could not be started")

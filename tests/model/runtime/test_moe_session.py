@@ -67,7 +67,7 @@ def test_local_policy_steps_on_a_moe_checkpoint(loaded):
 @pytest.mark.desktop
 @NEEDS_DESKTOP
 def test_agent_run_with_a_moe_checkpoint_ends_cleanly(moe_folder, tmp_path):
-    from agent.trace.records import list_runs, read_run
+    from agent.trace import list_runs, read_run
 
     proc = agent("run", "tasks/open_settings.yaml", "--model", str(moe_folder), "--device", "cpu",
                  "--dtype", "float32", "--max-pixels", str(320 * 200), "--history-images", "2",

@@ -4,8 +4,9 @@ Messages are OpenAI/transformers style: {"role": "user", "content": [{"type": "i
 {"type": "text", "text": "..."}]}. The template writes one <|image_pad|> per image; after
 tokenizing, each is widened to that image's token count (grid t*h*w / merge**2), which is what
 transformers' Qwen3VLProcessor produces. Widening ids instead of text avoids tokenizing thousands
-of pad strings for a screenshot. A video part ({"type": "video"}) renders one <|video_pad|>, which
-becomes, per frame group, "<t seconds>" <|vision_start|> pads <|vision_end|> (model.video).
+of pad strings for a screenshot. A video part ({"type": "video"}) renders
+<|vision_start|><|video_pad|><|vision_end|>; that whole wrapper becomes, per frame group, "<t seconds>"
+<|vision_start|> pads <|vision_end|> (model.inputs.video), so every group is wrapped exactly once.
 """
 
 from __future__ import annotations
@@ -65,7 +66,28 @@ def encode_chat(tokenizer: "Tokenizer", messages: Sequence[Mapping[str, Any]], i
     placeholders = [video_placeholder_ids(tokenizer.encode, video.timestamps, video.tokens_per_group,
                                           special.video_pad, special.vision_start, special.vision_end)
                     for video in videos]
+    ids = collapse_video_wrappers(ids, special.video_pad, special.vision_start, special.vision_end)
     return expand_video_pads(ids, special.video_pad, placeholders)
+
+
+def collapse_video_wrappers(ids: Sequence[int], pad: int, vision_start: int, vision_end: int) -> list[int]:
+    """`ids` with each <|vision_start|><|video_pad|><|vision_end|> the template wrote reduced to the bare
+    <|video_pad|>: the frame groups that replace it bring their own start and end markers.
+
+    This is Qwen3VLProcessor's expansion as the model was released with (transformers 4.57) and again
+    from transformers 5.25; some 5.x releases in between kept the outer pair, wrapping the groups twice.
+    A pad the template left unwrapped is kept as it is.
+    """
+    out: list[int] = []
+    index = 0
+    while index < len(ids):
+        if list(ids[index:index + 3]) == [vision_start, pad, vision_end]:
+            out.append(pad)
+            index += 3
+        else:
+            out.append(ids[index])
+            index += 1
+    return out
 
 
 def video_placeholder_ids(encode: Callable[[str], list[int]], timestamps: Sequence[float], tokens_per_group: int,

@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence, Union
 
+from model.inputs.chat import collapse_video_wrappers, video_placeholder_ids
 from model.runtime.prefix import ImageSpan
 
 if TYPE_CHECKING:
@@ -206,7 +207,10 @@ class _Slots:
         self.used = 0
 
     def append_text(self, ids: list[int]) -> None:
-        """Append text ids, expanding each image pad and each video pad."""
+        """Append text ids, expanding each image pad and each video pad (with its wrapper, see
+        model.inputs.chat.collapse_video_wrappers)."""
+        if self.video is not None:
+            ids = collapse_video_wrappers(ids, self.video.pad, self.video.vision_start, self.video.vision_end)
         for token in ids:
             if token == self.image_pad_id:
                 self._place(self._next(ImageEntry, "image"), self.image_pad_id)
@@ -233,8 +237,6 @@ class _Slots:
 
     def _append_video(self, video: VideoEntry) -> None:
         """Per frame group: "<t seconds>", <|vision_start|>, its pads, <|vision_end|>."""
-        from model.inputs.chat import video_placeholder_ids
-
         tokens = self.video
         ids = video_placeholder_ids(self.encode, video.timestamps, video.groups[0].n_tokens, tokens.pad,
                                     tokens.vision_start, tokens.vision_end)

@@ -21,7 +21,7 @@ def _open_images(paths: Sequence[Path]):
     """The images, read lazily first: a size beyond the processor's bound is refused before decoding."""
     from PIL import Image, UnidentifiedImageError
 
-    from model.inputs.image import MAX_INPUT_PIXELS
+    from model import MAX_INPUT_PIXELS
 
     images = []
     for path in paths:
@@ -43,8 +43,7 @@ def _open_images(paths: Sequence[Path]):
 
 
 def _load(model: str, device: str, dtype: str):
-    from model.errors import LoadError
-    from model.load.loader import from_pretrained
+    from model import LoadError, from_pretrained
 
     try:
         return from_pretrained(model, dtype=dtype, device=device)
@@ -54,8 +53,7 @@ def _load(model: str, device: str, dtype: str):
 
 def _check_options(device: str, dtype: str, max_new_tokens: int, temperature: float | None) -> None:
     """Refuse options that cannot work before the (slow) model load."""
-    from model.load.device import resolve_device_dtype
-    from model.load.generation_config import GenerationConfig
+    from model import GenerationConfig, resolve_device_dtype
 
     try:
         resolve_device_dtype(device, dtype)
@@ -75,8 +73,7 @@ def _check_videos(paths: Sequence[Path], fps: float | None) -> None:
 
 def _read_videos(loaded, paths: Sequence[Path], fps: float | None):
     """Decode (and sample) each video with the checkpoint's video settings."""
-    from model.inputs.video import video_config_for
-    from model.inputs.video_io import read_video
+    from model import read_video, video_config_for
 
     config = video_config_for(loaded)
     return [read_video(path, config, fps) for path in paths]
@@ -100,7 +97,7 @@ def run_generate(model: str, prompt: str, images: Sequence[Path] = (), max_new_t
         started = time.perf_counter()
         loaded = _load(model, device, dtype)
         load_s = time.perf_counter() - started
-        from model.runtime.generate import generate
+        from model import generate
 
         config = loaded.generation_defaults.with_overrides(max_new_tokens=max_new_tokens,
                                                            temperature=temperature).validate()

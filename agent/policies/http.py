@@ -23,7 +23,7 @@ from agent.policies.profiles import Profile, get_profile
 from agent.policies.registry import PolicySettings, register
 from agent.policies.prompt import next_step_text
 from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS
-from model.runtime.history import HistoryPolicy, drop_oldest
+from model import HistoryPolicy, drop_oldest
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -46,7 +46,7 @@ def resize_screenshot(image: "Image", factor: int, min_pixels: int, max_pixels: 
     """The screenshot as the model's processor would resize it (smart_resize, bicubic), in RGB."""
     from PIL import Image
 
-    from model.inputs.image import smart_resize, to_rgb
+    from model import smart_resize, to_rgb
 
     rgb = to_rgb(image)
     height, width = smart_resize(rgb.height, rgb.width, factor, min(min_pixels, max_pixels), max_pixels)

@@ -27,11 +27,9 @@ ALTERNATIVES = (
 
 
 def load_model(model: str, device: str, dtype: str):
-    """Load a checkpoint folder or hub id (a model.loaded.LoadedModel); any failure becomes
+    """Load a checkpoint folder or hub id (a model.LoadedModel); any failure becomes
     PolicyUnavailable naming the alternatives."""
-    from model.load.device import resolve_device_dtype
-    from model.errors import DeviceError, LoadError
-    from model.load.loader import from_pretrained
+    from model import DeviceError, LoadError, from_pretrained, resolve_device_dtype
 
     try:
         resolve_device_dtype(device, dtype)  # a wrong --device fails before anything slow, without alternatives
@@ -56,7 +54,7 @@ class LocalPolicy:
                  history_images: int = DEFAULT_HISTORY_IMAGES, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                  drop_chunk: int = DEFAULT_DROP_CHUNK, temperature: float = 0.0, max_kv_tokens: int | None = None,
                  loaded=None, model_lock: threading.Lock | None = None):
-        """`loaded`: an already loaded model (model.loaded.LoadedModel) to use instead of loading `model`.
+        """`loaded`: an already loaded model (model.LoadedModel) to use instead of loading `model`.
 
         `model_lock`: held around every model call, so several policies can share one loaded model
         (`agent bench --parallel N`): model calls take turns, desktops and settle waits overlap.
@@ -76,26 +74,25 @@ class LocalPolicy:
         self.instruction = ""
 
     def _generation_config(self, max_new_tokens: int, temperature: float):
-        from model.runtime.generate import GenerationConfig
+        from model import GenerationConfig
 
         defaults = getattr(self.model, "generation_defaults", None) or GenerationConfig()
         return defaults.with_overrides(max_new_tokens=max_new_tokens, temperature=temperature).validate()
 
     def start(self, instruction: str) -> None:
         """Open a fresh conversation: system prompt with the computer_use tool; the instruction comes with step 0."""
-        from model.runtime.history import HistoryPolicy
-        from model.runtime.session import Session
+        from model import HistoryPolicy, Session
 
         self.instruction = first_step_text(instruction)
-        previous = self.session
-        self.session = Session(
-            self.model, system=SYSTEM_PROMPT, tools=conversation_tools(),
-            history=HistoryPolicy(keep_images=self.history_images, drop_chunk=self.drop_chunk),
-            max_pixels=self.max_pixels, min_pixels=min(self.max_pixels, _min_pixels(self.model)),
-            max_kv_tokens=self.max_kv_tokens,
-        )
-        if previous is not None:  # same screenshots across tasks need not be encoded again
-            self.session.encoder_cache = previous.encoder_cache
+        if self.session is not None:  # same settings and encoder cache: screenshots seen before are not encoded again
+            self.session = self.session.fork()
+        else:
+            self.session = Session(
+                self.model, system=SYSTEM_PROMPT, tools=conversation_tools(),
+                history=HistoryPolicy(keep_images=self.history_images, drop_chunk=self.drop_chunk),
+                max_pixels=self.max_pixels, min_pixels=min(self.max_pixels, _min_pixels(self.model)),
+                max_kv_tokens=self.max_kv_tokens,
+            )
 
     def next(self, observation: Observation, history: Sequence[Turn]) -> Reply:
         """Send the new screenshot (and feedback on the previous reply); return the model's reply."""

@@ -18,7 +18,7 @@ from agent.serve.pool import ConversationPool
 from agent.serve.requests import ChatRequest
 
 if TYPE_CHECKING:
-    from model.load.loaded import LoadedModel
+    from model import LoadedModel
 
 DEFAULT_MAX_NEW_TOKENS = 1024  # when a request gives no max_tokens
 
@@ -115,7 +115,7 @@ class Engine:
             return "error", _as_api_error(error)
 
     def _generation_config(self, request: ChatRequest):
-        from model.load.generation_config import GenerationConfig
+        from model import GenerationConfig
 
         sampling = request.sampling
         defaults = self.loaded.generation_defaults or GenerationConfig()
@@ -131,7 +131,7 @@ class Engine:
 
 def _as_api_error(error: Exception) -> ApiError:
     """Budget and template errors are the request's fault (400); anything else is ours (500)."""
-    from model.runtime.session import KVBudgetError
+    from model import KVBudgetError
 
     name = type(error).__name__
     if isinstance(error, KVBudgetError):

@@ -217,7 +217,7 @@ def _decode(data: bytes, where: str) -> Any:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise bad_request(f"{where}: image of {image.width}x{image.height} pixels is too large", where)
-            from model.inputs.image import to_rgb
+            from model import to_rgb
 
             return to_rgb(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):

@@ -99,7 +99,7 @@ def check_backend(folder: Path, device: str, dtype: str, backend: str) -> list[d
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    from model.runtime.generate import generate
+    from model.runtime.session import generate
     from model.load.loader import from_pretrained
     from model.runtime.session import Session
     from model.runtime.vision_guard import vision_token_ids

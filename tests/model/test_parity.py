@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.runtime.generate import generate
+from model.runtime.session import generate
 from model.load.generation_config import GenerationConfig
 from model.load.loader import from_pretrained
 from model.nn.positions import image_token_count, mrope_positions

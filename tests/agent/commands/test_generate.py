@@ -28,7 +28,7 @@ def screenshot(tmp_path_factory) -> Path:
 
 
 def test_json_output_with_an_image(tiny_checkpoint, merge2_loaded, screenshot):
-    from model.runtime.generate import generate
+    from model.runtime.session import generate
     from model.load.generation_config import GenerationConfig
 
     folder = tiny_checkpoint("merge2")

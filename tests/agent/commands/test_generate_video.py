@@ -47,7 +47,7 @@ def frame_folder(tmp_path_factory, frames) -> Path:
 
 
 def _expected(checkpoint: Path, clip, prompt: str, tokens: int) -> list[int]:
-    from model.runtime.generate import generate
+    from model.runtime.session import generate
     from model.load.generation_config import GenerationConfig
     from model.load.loader import from_pretrained
 

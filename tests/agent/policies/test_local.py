@@ -12,6 +12,7 @@ from actions.coords import ScreenGeometry
 from agent.policies.base import Observation, PolicyUnavailable, Turn
 from agent.policies.local import LocalPolicy
 from agent.policies.prompt import computer_use_tool
+from tests.helpers import REPO
 from tests.model.runtime.session_helpers import screenshot
 
 STEPS = 5
@@ -58,6 +59,8 @@ def test_start_begins_a_new_conversation(ours):
     prompt = ours.tokenizer.decode(policy.session.render().input_ids)
     assert "second task" in prompt and "first task" not in prompt
     assert first["images"] == 1
+    assert first["cached_tokens"] == 0  # a new KV cache ...
+    assert (first["images_encoded"], first["images_from_cache"]) == (0, 1)  # ... but the first task's screenshot is not encoded again
 
 
 def test_missing_folder_names_the_alternatives(tmp_path):
@@ -72,8 +75,7 @@ def test_uncached_hub_model_offline_names_the_alternatives(tmp_path):
             "try:\n    LocalPolicy('Qwen/Qwen3-VL-2B-Instruct')\n"
             "except PolicyUnavailable as error:\n    print('UNAVAILABLE', error)\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.startswith("UNAVAILABLE"), out.stderr
     assert "Qwen/Qwen3-VL-2B-Instruct" in out.stdout and "--policy scripted" in out.stdout
 

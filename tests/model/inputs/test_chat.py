@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.inputs.chat import encode_chat, expand_image_pads, message_images, render_chat, template_data
+from model.inputs.chat import encode_chat, expand_image_pads, message_images
+from model.inputs.chat_template import render_chat, template_data
 from model.inputs.image import ProcessorConfig
 from model.errors import ChatTemplateError, TokenizerError
 from model.testing.tiny_tokenizer import write_tiny_tokenizer

@@ -11,7 +11,8 @@ import torch
 
 from model.inputs.video import (Clip, VideoConfig, group_timestamps, patchify_frames, preprocess_video, resize_frames,
                          sample_indices, timestamp_text, video_config_for, video_smart_resize)
-from model.inputs.video_io import VideoReadError, natural_key, read_video
+from model.errors import VideoReadError
+from model.inputs.video_io import natural_key, read_video
 
 # video_preprocessor_config.json of Qwen/Qwen3-VL-2B-Instruct, as shipped.
 QWEN3_VL_2B_VIDEO_CONFIG = {

@@ -13,7 +13,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model.load.config import load_config
-from model.load.loader import CheckpointError, build_model, from_pretrained, rename_key
+from model.errors import CheckpointError
+from model.load.loader import build_model, from_pretrained, rename_key
 from model.nn.positions import mrope_positions
 from tests.helpers import REPO
 

@@ -124,7 +124,7 @@ def _messages_for_transformers(session, screens, instruction):
                 content.append({"type": "text", "text": part})
                 continue
             entry, screen = next(images)
-            content.append({"type": "text", "text": session.history.marker} if entry.dropped
+            content.append({"type": "text", "text": session.settings.history.marker} if entry.dropped
                            else {"type": "image", "image": screen})
         messages.append({"role": "user", "content": content})
     return messages
@@ -136,7 +136,7 @@ def _drop_per_policy(session) -> None:
 
     images = session.conversation.images()
     flags = [not image.dropped for image in images]
-    for index in drop_oldest(flags, session.history.images_to_drop(sum(flags))):
+    for index in drop_oldest(flags, session.settings.history.images_to_drop(sum(flags))):
         images[index].dropped = True
 
 

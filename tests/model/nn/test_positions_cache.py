@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.runtime.generate import image_starts
+from model.nn.positions import image_starts
 from model.nn.kv_cache import KVCache
 from model.nn.positions import image_token_count, mrope_positions
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from model.runtime.history import HistoryPolicy
-from model.runtime.session import KVBudgetError, Session
+from model.errors import KVBudgetError
+from model.runtime.session import Session
 from model.runtime.vision_guard import NoVisionTokens, vision_token_ids
 from tests.model.runtime.session_helpers import SIZES, reference_greedy, reference_logits, screenshot
 

@@ -10,11 +10,11 @@ A clip of N frames (H x W, at `fps` frames per second) becomes:
   frames (the last frame is repeated when the count is odd). Two frames form one "frame group"; the
   grid is (groups, h/16, w/16).
 - one timestamp per group: the mean of its two frames' times, written "<3.5 seconds>" before the
-  group's tokens in the prompt (model/chat.py).
+  group's tokens in the prompt (model/inputs/chat.py).
 
 Semantics follow transformers' Qwen3VLVideoProcessor with torchvision (whose uint8 bicubic resize is
 torch's own antialiased kernel, used here directly) and Qwen3VLProcessor's timestamps; no torchvision
-is needed. Decoding files and reading folders of frames is model/video_io.py.
+is needed. Decoding files and reading folders of frames is model/inputs/video_io.py.
 """
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Read a video for the model: a file decoded with PyAV, or a folder of frame images.
 
-    clip = read_video(path, config)      # -> model.video.Clip, ready for model.video.preprocess_video
+    clip = read_video(path, config)      # -> model.inputs.video.Clip, ready for preprocess_video
 
 A file is decoded with PyAV (`pip install ".[video]"`; its wheels bundle FFmpeg, no torchvision): the
 frame count and average rate come from the container, the frames to keep are chosen before decoding
-(model.video.sample_indices) and only those are converted to RGB. A folder holds one image per frame,
+(model.inputs.video.sample_indices) and only those are converted to RGB. A folder holds one image per frame,
 taken in natural name order (frame2 before frame10), recorded at `fps` (by default the config's
 sampling rate, so every frame is kept up to max_frames). Errors name the path and what is wrong.
 """

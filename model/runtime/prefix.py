@@ -24,7 +24,7 @@ class ImageSpan:
     length: int
     """Number of pad tokens (tokens_per_image)."""
     digest: str
-    """Content digest of the image (see model.encoder_cache.image_digest)."""
+    """Content digest of the image (see model.runtime.encoder_cache.image_digest)."""
 
     @property
     def end(self) -> int:

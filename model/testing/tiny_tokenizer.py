@@ -185,7 +185,7 @@ def _tokenizer_config(added: dict[str, int]) -> dict:
 # turn, one <|vision_start|><|image_pad|><|vision_end|> per image, <tool_call> blocks for
 # assistant tool calls, consecutive tool messages grouped into one user turn of <tool_response>
 # blocks, and "<|im_start|>assistant\n" as the generation prompt. Rendered by transformers and by
-# model/chat.py with trim_blocks and lstrip_blocks on.
+# model/inputs/chat_template.py with trim_blocks and lstrip_blocks on.
 CHAT_TEMPLATE = r"""{%- set pictures = namespace(n=0) %}
 {%- set clips = namespace(n=0) %}
 {%- macro content_text(content, count_media) %}

@@ -59,8 +59,8 @@ def test_start_begins_a_new_conversation(ours):
     prompt = ours.tokenizer.decode(policy.session.render().input_ids)
     assert "second task" in prompt and "first task" not in prompt
     assert first["images"] == 1
-    assert first["cached_tokens"] == 0  # a new KV cache ...
-    assert (first["images_encoded"], first["images_from_cache"]) == (0, 1)  # ... but the first task's screenshot is not encoded again
+    assert first["cached_tokens"] == 0  # a new KV cache, but the shared encoder cache holds the first task's screenshot
+    assert (first["images_encoded"], first["images_from_cache"]) == (0, 1)
 
 
 def test_missing_folder_names_the_alternatives(tmp_path):

@@ -1,4 +1,5 @@
-"""model/chat.py: prompt ids equal transformers' Qwen3VLProcessor output for the tiny checkpoint files."""
+"""model/inputs/chat.py and chat_template.py: prompt ids equal transformers' Qwen3VLProcessor output for the
+tiny checkpoint files."""
 
 import json
 from pathlib import Path

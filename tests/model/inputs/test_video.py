@@ -1,4 +1,4 @@
-"""model/video.py and model/video_io.py: frame sampling, timestamps, the clip's pixel budget, patch
+"""model/inputs/video.py and video_io.py: frame sampling, timestamps, the clip's pixel budget, patch
 layout, reading files (PyAV) and folders, and the errors a user sees."""
 from __future__ import annotations
 

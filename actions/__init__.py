@@ -23,9 +23,9 @@ from actions.errors import (
 from actions.executor import DryRunExecutor, Executor
 from actions.parsed import Parsed
 from actions.parsing import FORMATS, parse
-from actions.x11.pyautogui_executor import PyAutoGUIExecutor
 from actions.render import render
 from actions.schemas import ACTION_ADAPTER, ACTION_NAMES, Action, action_from_dict
+from actions.x11.pyautogui_executor import PyAutoGUIExecutor
 
 __all__ = [
     "ACTION_ADAPTER", "ACTION_NAMES", "COORDINATE_NAMES", "coordinate_system", "Action", "CoordinateError", "CoordinateSystem",

@@ -17,7 +17,8 @@ import typer
 from typer.core import TyperGroup
 
 from agent.errors import UserError
-from agent.policies import ignored_flag_warnings, names as policy_names
+from agent.policies import ignored_flag_warnings
+from agent.policies import names as policy_names
 from agent.settings import PolicySettings, RunSettings, flag_of
 
 

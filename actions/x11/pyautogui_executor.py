@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from actions.errors import CoordinateError, DesktopUnavailable, ExecutionError, FailSafeTriggered
-from actions.x11.keysym_typing import KeymapTyper
 from actions.schemas import recheck
+from actions.x11.keysym_typing import KeymapTyper
 from actions.x11.xdisplay import check_desktop, child_environment, x_environment
 from actions.x11.xkeys import keysym_name
 

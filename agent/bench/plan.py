@@ -9,7 +9,6 @@ from agent.bench.results import FINISHED, RunEntry
 from agent.errors import ShardError
 
 
-
 @dataclass(frozen=True)
 class Job:
     """One run to do."""

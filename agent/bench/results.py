@@ -18,8 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.bench.summary import bench_summary
-from agent.trace import now_iso, read_run, write_json_atomic
 from agent.errors import BenchError
+from agent.trace import now_iso, read_run, write_json_atomic
 
 BENCH_FILE = "bench.json"
 FINISHED = ("success", "failure", "max_steps", "error")  # a resumed bench does not redo these

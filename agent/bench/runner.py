@@ -20,11 +20,10 @@ from agent.bench.progress import Progress
 from agent.bench.results import BENCH_FILE, BenchRecord, BenchWriter, RunEntry, entry_from_run, machine, read_bench
 from agent.bench.suite import Suite, load_tasks
 from agent.desktop import sandbox_for
-from agent.policies import build, describe
-from agent.settings import PolicySettings
-from agent.run import run_task, versions
-from agent.settings import RunSettings
 from agent.errors import BenchError, PolicyUnavailable, RunSetupError
+from agent.policies import build, describe
+from agent.run import run_task, versions
+from agent.settings import PolicySettings, RunSettings
 
 
 @dataclass

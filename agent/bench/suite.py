@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 from pydantic import Field, ValidationError
+
 from agent.errors import SuiteError, TaskError
 from agent.tasks import TASK_SUFFIXES, StrictModel, load_task
 

@@ -12,15 +12,23 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from PIL import Image, UnidentifiedImageError
+
 from agent.errors import UserError
+from model import (
+    MAX_INPUT_PIXELS,
+    GenerationConfig,
+    LoadError,
+    from_pretrained,
+    generate,
+    read_video,
+    resolve_device_dtype,
+    video_config_for,
+)
 
 
 def _open_images(paths: Sequence[Path]):
     """The images, read lazily first: a size beyond the processor's bound is refused before decoding."""
-    from PIL import Image, UnidentifiedImageError
-
-    from model.inputs.image import MAX_INPUT_PIXELS
-
     images = []
     for path in paths:
         if Path(path).is_dir():
@@ -41,9 +49,6 @@ def _open_images(paths: Sequence[Path]):
 
 
 def _load(model: str, device: str, dtype: str):
-    from model.errors import LoadError
-    from model.load.loader import from_pretrained
-
     try:
         return from_pretrained(model, dtype=dtype, device=device)
     except LoadError as error:
@@ -52,9 +57,6 @@ def _load(model: str, device: str, dtype: str):
 
 def _check_options(device: str, dtype: str, max_new_tokens: int, temperature: float | None) -> None:
     """Refuse options that cannot work before the (slow) model load."""
-    from model.load.device import resolve_device_dtype
-    from model.load.generation_config import GenerationConfig
-
     try:
         resolve_device_dtype(device, dtype)
         GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature or 0.0).validate()
@@ -73,9 +75,6 @@ def _check_videos(paths: Sequence[Path], fps: float | None) -> None:
 
 def _read_videos(loaded, paths: Sequence[Path], fps: float | None):
     """Decode (and sample) each video with the checkpoint's video settings."""
-    from model.inputs.video import video_config_for
-    from model.inputs.video_io import read_video
-
     config = video_config_for(loaded)
     return [read_video(path, config, fps) for path in paths]
 
@@ -98,7 +97,6 @@ def generate_command(model: str, prompt: str, images: Sequence[Path] = (), max_n
         started = time.perf_counter()
         loaded = _load(model, device, dtype)
         load_s = time.perf_counter() - started
-        from model.runtime.generate import generate
 
         config = loaded.generation_defaults.with_overrides(max_new_tokens=max_new_tokens,
                                                            temperature=temperature).validate()

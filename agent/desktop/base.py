@@ -15,7 +15,6 @@ from agent.errors import DesktopError
 from agent.tasks import Task
 
 
-
 class Desktop(Protocol):
     """A started X11 desktop a run can drive."""
 

@@ -43,13 +43,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.desktop.user import DesktopUser, desktop_user
-from agent.desktop.reaper import MARKER_VAR, _GRACE_S, _pdeathsig_preexec, _signal_group, kill_marked, marked_pids
-from agent.desktop.display import require_tools, window_titles
 from agent.desktop.daemons import DAEMON_START_S, start_openbox, start_session_bus, start_xvfb
-from agent.errors import DisplayError, SandboxError
+from agent.desktop.display import require_tools, window_titles
+from agent.desktop.reaper import _GRACE_S, MARKER_VAR, _pdeathsig_preexec, _signal_group, kill_marked, marked_pids
 from agent.desktop.screen import Screen
 from agent.desktop.settle import wait_until_settled, window_boxes
+from agent.desktop.user import DesktopUser, desktop_user
+from agent.errors import DisplayError, SandboxError
 from agent.tasks import expand
 from agent.tasks.files import write_task_files
 

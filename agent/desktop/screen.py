@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from agent.errors import CaptureError
+
 import mss
 from PIL import Image
+
 from actions import ScreenGeometry
 from actions.x11.xdisplay import x_environment
+from agent.errors import CaptureError
 
 if TYPE_CHECKING:
     from PIL.Image import Image

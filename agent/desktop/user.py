@@ -19,6 +19,7 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
 from agent.errors import DesktopUserError
 
 USER_NAME = "agent"

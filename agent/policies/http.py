@@ -17,13 +17,21 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Sequence
 
+from PIL import Image
+
+from agent.errors import ModelCallError, PolicyUnavailable
 from agent.policies.base import Observation, Reply, Turn
 from agent.policies.http_client import ChatClient, RetryPolicy
 from agent.policies.profiles import Profile, get_profile
 from agent.policies.prompt import next_step_text
-from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS, PolicySettings
-from model.runtime.history import HistoryPolicy, drop_oldest
-from agent.errors import ModelCallError, PolicyUnavailable
+from agent.settings import (
+    DEFAULT_DROP_CHUNK,
+    DEFAULT_HISTORY_IMAGES,
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_MAX_PIXELS,
+    PolicySettings,
+)
+from model import HistoryPolicy, drop_oldest, smart_resize, to_rgb
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -44,10 +52,6 @@ def api_key_from(env_name: str | None, environ=os.environ) -> str | None:
 
 def resize_screenshot(image: "Image", factor: int, min_pixels: int, max_pixels: int) -> "Image":
     """The screenshot as the model's processor would resize it (smart_resize, bicubic), in RGB."""
-    from PIL import Image
-
-    from model.inputs.image import smart_resize, to_rgb
-
     rgb = to_rgb(image)
     height, width = smart_resize(rgb.height, rgb.width, factor, min(min_pixels, max_pixels), max_pixels)
     return rgb.resize((width, height), resample=Image.Resampling.BICUBIC)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import httpx
+
 from agent.errors import ModelCallError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}

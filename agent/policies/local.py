@@ -12,10 +12,25 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from agent.errors import PolicyUnavailable
 from agent.policies.base import Observation, Reply, Turn
 from agent.policies.prompt import SYSTEM_PROMPT, conversation_tools, first_step_text, next_step_text
-from agent.settings import DEFAULT_DROP_CHUNK, DEFAULT_HISTORY_IMAGES, DEFAULT_MAX_NEW_TOKENS, DEFAULT_MAX_PIXELS, PolicySettings
-from agent.errors import PolicyUnavailable
+from agent.settings import (
+    DEFAULT_DROP_CHUNK,
+    DEFAULT_HISTORY_IMAGES,
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_MAX_PIXELS,
+    PolicySettings,
+)
+from model import (
+    DeviceError,
+    GenerationConfig,
+    HistoryPolicy,
+    LoadError,
+    Session,
+    from_pretrained,
+    resolve_device_dtype,
+)
 
 if TYPE_CHECKING:
     from agent.tasks import Task
@@ -29,10 +44,6 @@ ALTERNATIVES = (
 def load_model(model: str, device: str, dtype: str):
     """Load a checkpoint folder or hub id (a model.LoadedModel); any failure becomes
     PolicyUnavailable naming the alternatives."""
-    from model.load.device import resolve_device_dtype
-    from model.errors import DeviceError, LoadError
-    from model.load.loader import from_pretrained
-
     try:
         resolve_device_dtype(device, dtype)  # a wrong --device fails before anything slow, without alternatives
     except DeviceError as error:
@@ -76,26 +87,21 @@ class LocalPolicy:
         self.instruction = ""
 
     def _generation_config(self, max_new_tokens: int, temperature: float):
-        from model.runtime.generate import GenerationConfig
-
         defaults = getattr(self.model, "generation_defaults", None) or GenerationConfig()
         return defaults.with_overrides(max_new_tokens=max_new_tokens, temperature=temperature).validate()
 
     def start(self, instruction: str) -> None:
         """Open a fresh conversation: system prompt with the computer_use tool; the instruction comes with step 0."""
-        from model.runtime.history import HistoryPolicy
-        from model.runtime.session import Session
-
         self.instruction = first_step_text(instruction)
-        previous = self.session
-        self.session = Session(
-            self.model, system=SYSTEM_PROMPT, tools=conversation_tools(),
-            history=HistoryPolicy(keep_images=self.history_images, drop_chunk=self.drop_chunk),
-            max_pixels=self.max_pixels, min_pixels=min(self.max_pixels, _min_pixels(self.model)),
-            max_kv_tokens=self.max_kv_tokens,
-        )
-        if previous is not None:  # same screenshots across tasks need not be encoded again
-            self.session.encoder_cache = previous.encoder_cache
+        if self.session is not None:  # same settings and encoder cache: screenshots seen before are not encoded again
+            self.session = self.session.fork()
+        else:
+            self.session = Session(
+                self.model, system=SYSTEM_PROMPT, tools=conversation_tools(),
+                history=HistoryPolicy(keep_images=self.history_images, drop_chunk=self.drop_chunk),
+                max_pixels=self.max_pixels, min_pixels=min(self.max_pixels, _min_pixels(self.model)),
+                max_kv_tokens=self.max_kv_tokens,
+            )
 
     def next(self, observation: Observation, history: Sequence[Turn]) -> Reply:
         """Send the new screenshot (and feedback on the previous reply); return the model's reply."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent.errors import PolicyUnavailable
 from agent.policies.base import Reply
 from agent.policies.scripted import ScriptedPolicy
-from agent.trace import StepRecord, read_run
-from agent.errors import PolicyUnavailable
 from agent.settings import PolicySettings
+from agent.trace import StepRecord, read_run
 
 if TYPE_CHECKING:
     from agent.tasks import Task

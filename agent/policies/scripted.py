@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from agent.policies.base import Observation, Reply, Turn
 from agent.errors import PolicyUnavailable
+from agent.policies.base import Observation, Reply, Turn
 from agent.settings import PolicySettings
 
 if TYPE_CHECKING:

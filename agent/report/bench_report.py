@@ -12,10 +12,10 @@ from pathlib import Path
 from jinja2 import Environment
 
 from agent.bench.results import read_bench
+from agent.bench.scoreboard import TaskRow, cell_detail, legend, number_text, pass_text, symbol, task_rows
 from agent.bench.summary import summary_lines
 from agent.errors import NotARunError
 from agent.report.run_report import write_report
-from agent.bench.scoreboard import TaskRow, cell_detail, legend, number_text, pass_text, symbol, task_rows
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Bench {{ record.bench_id }}</title>

@@ -11,15 +11,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from jinja2 import Environment
 from PIL import Image
 
+from agent.errors import NotARunError, ReportOutputError
+from agent.report.page import PAGE
 from agent.trace import LoadedRun, StepRecord, is_run_dir, read_run
 from agent.trace.damage import clip, screenshot_file
 from agent.trace.drawing import load_annotated
-from agent.errors import NotARunError, ReportOutputError
 from agent.trace.summary import format_duration, format_start, is_damage, run_duration, step_status, step_summary
-from jinja2 import Environment
-from agent.report.page import PAGE
 
 REPORT_IMAGE_WIDTH = 1280
 REPORT_TEXT_CHARS = 100_000  # per text field; a runaway model output is cut, the rest is in steps.jsonl

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import queue
 import sys
 import threading
 import time
@@ -18,7 +19,6 @@ from agent.serve import responses
 from agent.serve.engine import Engine, Job, Outcome
 from agent.serve.errors import ApiError, bad_request
 from agent.serve.requests import parse_request
-import queue
 
 MAX_BODY_BYTES = 200 << 20
 WAIT_POLL_S = 1.0

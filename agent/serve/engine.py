@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from agent.serve.errors import ApiError
 from agent.serve.pool import ConversationPool
 from agent.serve.requests import ChatRequest
+from model import GenerationConfig, KVBudgetError
 
 if TYPE_CHECKING:
-    from model.load.loaded import LoadedModel
+    from model import LoadedModel
 
 DEFAULT_MAX_NEW_TOKENS = 1024  # when a request gives no max_tokens
 
@@ -115,8 +116,6 @@ class Engine:
             return "error", _as_api_error(error)
 
     def _generation_config(self, request: ChatRequest):
-        from model.load.generation_config import GenerationConfig
-
         sampling = request.sampling
         defaults = self.loaded.generation_defaults or GenerationConfig()
         config = defaults.with_overrides(
@@ -131,8 +130,6 @@ class Engine:
 
 def _as_api_error(error: Exception) -> ApiError:
     """Budget and template errors are the request's fault (400); anything else is ours (500)."""
-    from model.runtime.session import KVBudgetError
-
     name = type(error).__name__
     if isinstance(error, KVBudgetError):
         return ApiError(400, f"the conversation does not fit this server's KV budget: {error}",

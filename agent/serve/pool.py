@@ -12,18 +12,20 @@ evict each other; past `size` Sessions, or past the KV byte budget, the least re
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Union
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Union
 
 from agent.serve.requests import AssistantMessage, ChatRequest, ImageInput, RawMessage, UserMessage
-from model.runtime.conversation import AssistantTurn, Conversation, ImageEntry, UserTurn
-from model.runtime.encoder_cache import EncoderCache, image_digest
-from model.runtime.history import HistoryPolicy
-from model.runtime.prefix import common_prefix_length, token_keys
-
-if TYPE_CHECKING:
-    from model.load.loaded import LoadedModel
-    from model.runtime.session import Session
+from model import (
+    AssistantTurn,
+    Conversation,
+    HistoryPolicy,
+    ImageEntry,
+    LoadedModel,
+    Session,
+    SessionSettings,
+    UserTurn,
+)
 
 IMAGE_MEMORY = 12  # preprocessed images remembered by their bytes (~25 MB each at 1280x800)
 
@@ -61,69 +63,63 @@ Turn = Union[UserTurn, AssistantTurn, RawTurn]
 class ConversationPool:
     """Sessions kept between requests (most recently used last), within a count and a KV byte budget."""
 
-    def __init__(self, loaded: "LoadedModel", size: int = 4, kv_budget_bytes: int | None = None,
+    def __init__(self, loaded: LoadedModel, size: int = 4, kv_budget_bytes: int | None = None,
                  encoder_cache_bytes: int = 512 << 20, min_pixels: int | None = None,
                  max_pixels: int | None = None, reuse: bool = True):
         """`reuse` False: every request starts from an empty cache (the baseline that re-reads history)."""
         if size < 1:
             raise ValueError(f"the pool needs room for at least one conversation, got {size}")
         self.loaded, self.size, self.kv_budget_bytes, self.reuse = loaded, size, kv_budget_bytes, reuse
-        self.min_pixels, self.max_pixels = min_pixels, max_pixels
-        self.encoder_cache_bytes = encoder_cache_bytes
-        self.encoder_cache = EncoderCache(encoder_cache_bytes)
-        self.sessions: list["Session"] = []
+        self.settings = SessionSettings(history=HistoryPolicy(keep_images=None), min_pixels=min_pixels,
+                                        max_pixels=max_pixels, encoder_cache_bytes=encoder_cache_bytes,
+                                        max_kv_bytes=kv_budget_bytes, on_budget="error")
+        self.blank = Session(loaded, settings=self.settings)  # never answers: pooled Sessions are its forks
+        self.sessions: list[Session] = []
         self.images: OrderedDict[str, ImageEntry] = OrderedDict()
 
     # ------------------------------------------------------------------------------ requests
 
-    def session_for(self, request: ChatRequest) -> "Session":
-        """The Session to answer `request` with, its conversation set to the request's."""
+    def session_for(self, request: ChatRequest) -> Session:
+        """The Session to answer `request` with, the request's conversation adopted."""
         entries = {key: self._image_entry(image) for key, image in _images(request).items()}
         if not self.reuse:
-            session = self._new_session()
-            session.encoder_cache = EncoderCache(self.encoder_cache_bytes)
-            session.conversation = self._conversation(request, entries, [])
+            session = Session(self.loaded, settings=self.settings)  # its own empty encoder cache as well
+            session.adopt(self._conversation(request, entries, []))
             return session
         candidates = [(s, self._conversation(request, entries, s.conversation.turns)) for s in self.sessions]
-        scored = [(self._match(s, conversation), s, conversation) for s, conversation in candidates]
+        scored = [(s.cached_prefix(conversation), s, conversation) for s, conversation in candidates]
         best_match, best, conversation = max(scored, key=lambda item: item[0], default=(0, None, None))
-        if best is not None and best_match > 0 and (2 * best_match >= len(best.ledger)
+        if best is not None and best_match > 0 and (2 * best_match >= best.kv_tokens
                                                     or continues(best.conversation.turns, conversation.turns)):
             session = best  # continues a cached conversation (maybe with old screenshots dropped since)
         elif len(self.sessions) < self.size:
-            session = self._new_session()
+            session = self.blank.fork()
             self.sessions.append(session)
         else:
             session = self.sessions[0]  # least recently used; it keeps whatever prefix still matches
-        session.conversation = self._conversation(request, entries, session.conversation.turns)
+        session.adopt(self._conversation(request, entries, session.conversation.turns))
         self._touch(session)
         return session
 
-    def finished(self, session: "Session", served_text: str) -> None:
+    def finished(self, session: Session, served_text: str) -> None:
         """Record the reply as sent (so the next request that quotes it reuses its ids); keep the budget."""
-        last = session.conversation.turns[-1]
+        conversation = session.conversation
+        last = conversation.turns[-1]
         if isinstance(last, AssistantTurn):
-            session.conversation.turns[-1] = ServedReply(last.token_ids, last.text, served_text)
+            served = ServedReply(last.token_ids, last.text, served_text)
+            session.adopt(replace(conversation, turns=[*conversation.turns[:-1], served]))
         self._within_budget(keep=session)
 
-    def forget(self, session: "Session") -> None:
+    def forget(self, session: Session) -> None:
         """Drop a Session whose state is unknown (a request failed half-way)."""
         if session in self.sessions:
             self.sessions.remove(session)
 
     def kv_bytes(self) -> int:
         """KV cache bytes held by the pooled Sessions."""
-        return sum(session.cache.nbytes for session in self.sessions)
+        return sum(session.kv_bytes for session in self.sessions)
 
     # ------------------------------------------------------------------------------ internals
-
-    def _new_session(self) -> "Session":
-        from model.runtime.session import Session
-
-        session = Session(self.loaded, history=HistoryPolicy(keep_images=None), min_pixels=self.min_pixels,
-                          max_pixels=self.max_pixels, max_kv_bytes=self.kv_budget_bytes, on_budget="error")
-        session.encoder_cache = self.encoder_cache
-        return session
 
     def _conversation(self, request: ChatRequest, entries: dict[str, ImageEntry], cached: list) -> ServedConversation:
         turns: list[Turn] = []
@@ -140,35 +136,21 @@ class ConversationPool:
                 turns.append(RawTurn(message.message))
         return ServedConversation(system=request.system, tools=list(request.tools), turns=turns)
 
-    def _match(self, session: "Session", conversation: ServedConversation) -> int:
-        """Tokens of the conversation's prompt that `session`'s KV cache already holds."""
-        if not len(session.ledger):
-            return 0
-        previous, session.conversation = session.conversation, conversation
-        try:
-            prompt = session.render()
-        finally:
-            session.conversation = previous
-        return common_prefix_length(session.ledger.keys, token_keys(prompt.input_ids, prompt.spans))
-
     def _image_entry(self, image: ImageInput) -> ImageEntry:
         if image.key in self.images:
             self.images.move_to_end(image.key)
             return self.images[image.key]
-        batch = self.loaded.processor_config.preprocess([image.image], min_pixels=self.min_pixels,
-                                                        max_pixels=self.max_pixels)
-        grid = tuple(int(v) for v in batch.grid_thw[0].tolist())
-        entry = ImageEntry(batch.pixel_values, grid, image_digest(batch.pixel_values, grid), batch.tokens_per_image()[0])
+        entry = self.blank.prepare_image(image.image)
         self.images[image.key] = entry
         while len(self.images) > IMAGE_MEMORY:
             self.images.popitem(last=False)
         return entry
 
-    def _touch(self, session: "Session") -> None:
+    def _touch(self, session: Session) -> None:
         self.sessions.remove(session)
         self.sessions.append(session)
 
-    def _within_budget(self, keep: "Session") -> None:
+    def _within_budget(self, keep: Session) -> None:
         """Evict least recently used Sessions (never `keep`) while the pool is over its KV byte budget."""
         if self.kv_budget_bytes is None:
             return

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
+from PIL import Image
+
 from agent.serve.errors import bad_request
+from model import to_rgb
 
 MAX_MESSAGES = 2048
 MAX_IMAGES = 64
@@ -211,13 +214,10 @@ def load_image(url: str, where: str, allow_local_images: bool) -> ImageInput:
 
 
 def _decode(data: bytes, where: str) -> Any:
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.width * image.height > MAX_IMAGE_PIXELS:
                 raise bad_request(f"{where}: image of {image.width}x{image.height} pixels is too large", where)
-            from model.inputs.image import to_rgb
 
             return to_rgb(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):

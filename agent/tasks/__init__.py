@@ -5,7 +5,7 @@ A task says what desktop to build (`sandbox`), what to ask the policy (`instruct
 """
 from agent.tasks.checks import CheckSpec
 from agent.tasks.load import load_task, task_from_data
-from agent.tasks.schema import FileCopy, SandboxSpec, TASK_SUFFIXES, Task, expand, resolve_path
+from agent.tasks.schema import TASK_SUFFIXES, FileCopy, SandboxSpec, Task, expand, resolve_path
 from agent.tasks.strict import StrictModel
 from agent.tasks.validate import ValidationReport, validate_paths
 from agent.tasks.verify import run_checks

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Discriminator, Field, PrivateAttr, Tag, field_va
 
 from agent.tasks.strict import StrictModel, check_regex
 
+
 def inside_sandbox(raw: str) -> bool:
     """True when a task path stays in the sandbox: relative, or under {home} / {workdir}, with no '..'."""
     rest = raw

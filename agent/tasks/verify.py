@@ -16,10 +16,10 @@ import stat
 import subprocess
 from pathlib import Path
 
+from agent.errors import WindowQueryError
 from agent.tasks.checks import AnswerCheck, CheckSpec, CommandCheck, FileCheck, NoWindowCheck, WindowCheck
 from agent.tasks.schema import expand, resolve_path
 from agent.trace import CheckOutcome
-from agent.errors import WindowQueryError
 
 MAX_READ_BYTES = 1 << 20
 READ_TIMEOUT_S = 5.0

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from agent.errors import YamlReadError
 
 MAX_TASK_BYTES = 1 << 20  # 1 MiB: a task with inline files is a few KiB

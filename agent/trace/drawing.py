@@ -14,11 +14,11 @@ from typing import Any, Callable, Literal
 
 from PIL import Image, ImageDraw, ImageFont
 
-from agent.trace.records import GeometryRecord, StepRecord
-from agent.trace.damage import screenshot_file
-from agent.trace.summary import describe_action
 from actions.coords import coordinate_system
 from actions.errors import CoordinateError
+from agent.trace.damage import screenshot_file
+from agent.trace.records import GeometryRecord, StepRecord
+from agent.trace.summary import describe_action
 
 Point = tuple[float, float]
 MODEL_GRID = 1000.0

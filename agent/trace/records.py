@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 Status = Literal["success", "failure", "max_steps", "aborted", "error"]
 
 

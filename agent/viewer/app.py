@@ -12,14 +12,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from agent.bench.results import is_bench_dir
+from agent.errors import NotARunError, RunSetupError
 from agent.trace import is_run_dir, list_runs, read_run
-from agent.errors import NotARunError
+from agent.viewer.bench_screen import BenchScreen
 from agent.viewer.run_screen import RunScreen
 from agent.viewer.runs_screen import RunsScreen
 from agent.viewer.screenshot import Renderer, prepare_renderer
-from agent.bench.results import is_bench_dir
-from agent.viewer.bench_screen import BenchScreen
-from agent.errors import RunSetupError
 
 StartRun = Callable[[threading.Event, Callable[[Path], None]], int]
 QUIT_CONFIRM_S = 5.0  # a second q within this many seconds stops a running run

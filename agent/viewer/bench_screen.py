@@ -15,11 +15,20 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from agent.bench.results import BenchRecord, read_bench
+from agent.bench.scoreboard import (
+    SORTS,
+    TaskRow,
+    cell_detail,
+    legend,
+    number_text,
+    pass_text,
+    sorted_rows,
+    symbol,
+    task_rows,
+)
 from agent.bench.summary import summary_lines
-from agent.viewer.nav_table import NavTable
-from agent.bench.scoreboard import (SORTS, TaskRow, cell_detail, legend, number_text, pass_text, sorted_rows,
-                                     symbol, task_rows)
 from agent.errors import BenchError
+from agent.viewer.nav_table import NavTable
 
 STATUS_STYLES = {"success": "bold green", "failure": "bold red", "max_steps": "bold magenta", "error": "bold red",
                  "aborted": "yellow"}

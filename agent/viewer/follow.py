@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agent.trace import LoadedRun, RunMeta, RunResult, StepRecord
-from agent.trace.reader import step_problems
 from agent.trace.damage import checked_geometry, clip
+from agent.trace.reader import step_problems
 
 MISSING_RESULT = "result.json is missing: the run is still going or was killed"
 

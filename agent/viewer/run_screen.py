@@ -16,12 +16,12 @@ from textual.worker import get_current_worker
 from agent.trace import LoadedRun, StepRecord, read_run
 from agent.trace.damage import clip, is_file, screenshot_file
 from agent.trace.drawing import load_annotated
+from agent.trace.summary import model_ms, step_status, step_summary
 from agent.viewer.follow import RunFollower
 from agent.viewer.nav_table import NavTable
 from agent.viewer.opener import open_in_viewer
 from agent.viewer.screenshot import Renderer, ScreenshotPanel
 from agent.viewer.step_detail import page_count, run_header, run_problems, step_detail
-from agent.trace.summary import model_ms, step_status, step_summary
 
 
 class RunScreen(Screen):

@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from agent.trace import list_runs, read_run
-from agent.viewer.nav_table import NavTable
 from agent.trace.summary import RunSummary, format_duration, format_start, run_summary
+from agent.viewer.nav_table import NavTable
 
 # column key → (header, sort key, newest/largest first by default)
 COLUMNS: dict[str, tuple[str, Callable[[RunSummary], Any], bool]] = {

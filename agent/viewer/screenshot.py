@@ -25,7 +25,8 @@ def image_widget_class(renderer: Renderer) -> type[Widget]:
     """
     if renderer == "auto":
         try:
-            with _quiet_terminal_probe():  # textual-image queries the terminal when imported
+            with _quiet_terminal_probe():
+                # textual-image queries the terminal when imported: only when graphics are wanted
                 from textual_image.widget import Image as TerminalImage
         except Exception:  # no terminal to query, or the package is missing: half blocks still work
             return HalfBlockImage

@@ -38,7 +38,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-
 import torch  # noqa: E402
 
 # Per configuration: image size, repeats, decode tokens, dtypes when not given on the command line.
@@ -117,11 +116,11 @@ def load_pair(folder: Path, device: str, dtype: str):
     """(ours: Qwen3VL, reference on the same tensors, tokenizer, processor config) from a checkpoint folder."""
     from bench_checkpoint import reference_on_shared_weights
 
+    from model.inputs.image import ProcessorConfig
+    from model.inputs.tokenizer import Tokenizer
     from model.load.config import load_config
     from model.load.device import resolve_device_dtype
     from model.load.loader import build_model
-    from model.inputs.image import ProcessorConfig
-    from model.inputs.tokenizer import Tokenizer
 
     device, dtype = resolve_device_dtype(device, dtype)
     ours = build_model(load_config(folder), folder, device, dtype, pack=False)

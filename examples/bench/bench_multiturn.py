@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
-
 
 SYSTEM = "You are a helpful assistant."
 TOOL_FILE = Path(__file__).resolve().parents[2] / "agent" / "data" / "computer_use_tool.json"
@@ -116,8 +114,8 @@ def run(args) -> dict:
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     from model.load.generation_config import GenerationConfig
-    from model.runtime.history import HistoryPolicy
     from model.load.loader import from_pretrained
+    from model.runtime.history import HistoryPolicy
     from model.runtime.session import Session
     from model.runtime.vision_guard import vision_token_ids
     from model.testing.tiny import write_tiny_checkpoint

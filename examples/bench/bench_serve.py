@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,8 +34,8 @@ INSTRUCTION = "Open the preferences of the text editor."
 
 def start_server(loaded, no_cache: bool):
     """`agent serve` on a free local port in a thread -> (server, base URL)."""
-    from agent.serve.app import serve_in_thread
     from agent.commands.serve import ServeOptions, build_server
+    from agent.serve.app import serve_in_thread
 
     server = build_server(loaded, ServeOptions(model="bench", port=0, no_cache=no_cache), quiet=True)
     serve_in_thread(server)
@@ -51,9 +50,10 @@ def stop_server(server) -> None:
 
 def one_turn(policy, turn: int, history: list, args) -> dict:
     """Send turn `turn` through the http policy; latency and the server's usage."""
+    from bench_multiturn import synthetic_screenshot
+
     from actions import ScreenGeometry
     from agent.policies.base import Observation, Turn
-    from bench_multiturn import synthetic_screenshot
 
     image = synthetic_screenshot(turn, args.width, args.height)
     start = time.perf_counter()

@@ -22,14 +22,12 @@ import time
 from pathlib import Path
 
 
-
 def time_bench(suite_path: Path, parallel: int, workdir: Path) -> dict:
     """Run the suite once at this parallelism; wall seconds and the outcome."""
     from agent.bench.progress import Progress
     from agent.bench.runner import BenchOptions, run_bench
     from agent.bench.suite import load_bench_input
-    from agent.settings import PolicySettings
-    from agent.settings import RunSettings
+    from agent.settings import PolicySettings, RunSettings
 
     options = BenchOptions(suite=load_bench_input(suite_path), policy=PolicySettings(name="scripted"),
                            settings=RunSettings(), out=workdir / f"parallel-{parallel}", parallel=parallel)

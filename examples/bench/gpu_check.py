@@ -99,9 +99,8 @@ def check_backend(folder: Path, device: str, dtype: str, backend: str) -> list[d
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    from model.runtime.generate import generate
     from model.load.loader import from_pretrained
-    from model.runtime.session import Session
+    from model.runtime.session import Session, generate
     from model.runtime.vision_guard import vision_token_ids
 
     loaded = from_pretrained(folder, device=device, dtype=dtype, attention=backend)
@@ -146,8 +145,8 @@ def backends_here(device: str, dtype: str) -> list[str]:
     bottom-right-mask path, the same as "sdpa_mask"; "lse_split" exists on CPU only)."""
     import torch
 
-    from model.nn.attention import choose_backend
     from model.load.device import DTYPES
+    from model.nn.attention import choose_backend
 
     candidates = ("flash", "sdpa") if device.startswith("cuda") else ("sdpa_mask", "lse_split")
     usable = []

@@ -13,13 +13,13 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
+import torch
+from PIL import Image
 
-if TYPE_CHECKING:  # imported lazily at run time: the CLI must not pull torch or PIL in at start-up
-    import torch
-    from PIL import Image
+from model.errors import InputError
 
 DEFAULT_MIN_PIXELS = 65_536  # Qwen3-VL checkpoints' preprocessor_config.json defaults
 DEFAULT_MAX_PIXELS = 16_777_216
@@ -91,8 +91,8 @@ class ProcessorConfig:
             raise ValueError(f"{path}: not valid JSON ({err})") from err
         return cls.from_dict(data, source=str(path))
 
-    def preprocess(self, images: Sequence["Image.Image"], min_pixels: int | None = None,
-                   max_pixels: int | None = None) -> "ImageBatch":
+    def preprocess(self, images: Sequence[Image.Image], min_pixels: int | None = None,
+                   max_pixels: int | None = None) -> ImageBatch:
         """Preprocess with these settings; `min_pixels`/`max_pixels` override the checkpoint's budget."""
         return preprocess(
             images,
@@ -111,8 +111,8 @@ class ProcessorConfig:
 class ImageBatch:
     """Preprocessed images: patch rows of all images concatenated, and each image's grid."""
 
-    pixel_values: "torch.Tensor"  # float32 [sum_patches, 3 * temporal * patch * patch]
-    grid_thw: "torch.Tensor"  # int64 [n_images, 3], (t, h, w) in patches before merging
+    pixel_values: torch.Tensor  # float32 [sum_patches, 3 * temporal * patch * patch]
+    grid_thw: torch.Tensor  # int64 [n_images, 3], (t, h, w) in patches before merging
     merge_size: int = 2
 
     def tokens_per_image(self) -> list[int]:
@@ -133,9 +133,9 @@ def smart_resize(height: int, width: int, factor: int = 32, min_pixels: int = DE
     the same ratio (flooring when shrinking, ceiling when growing) so the aspect ratio is kept.
     """
     if height <= 0 or width <= 0:
-        raise ValueError(f"image size must be positive, got height={height} width={width}")
+        raise InputError(f"image size must be positive, got height={height} width={width}")
     if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-        raise ValueError(
+        raise InputError(
             f"image aspect ratio must be at most {MAX_ASPECT_RATIO}, got {height}x{width} "
             f"(ratio {max(height, width) / min(height, width):.1f})"
         )
@@ -152,16 +152,14 @@ def smart_resize(height: int, width: int, factor: int = 32, min_pixels: int = DE
     return new_h, new_w
 
 
-def tokens_per_image(grid: Sequence[int] | "torch.Tensor", merge_size: int = 2) -> int:
+def tokens_per_image(grid: Sequence[int] | torch.Tensor, merge_size: int = 2) -> int:
     """<|image_pad|> tokens for one image of grid (t, h, w): t*h*w / merge_size**2."""
     t, h, w = (int(v) for v in grid)
     return t * h * w // (merge_size * merge_size)
 
 
-def to_rgb(image: "Image.Image") -> "Image.Image":
+def to_rgb(image: Image.Image) -> Image.Image:
     """RGB copy of `image`; transparent pixels are composited onto white, as transformers does."""
-    from PIL import Image
-
     has_alpha = "A" in image.getbands() or image.info.get("transparency") is not None
     if not has_alpha:
         return image.convert("RGB")
@@ -182,16 +180,14 @@ def normalisation_table(mean: Sequence[float], std: Sequence[float], rescale_fac
     return (levels[None, :] - mean32) / std32
 
 
-def patchify(rgb: np.ndarray, table: "torch.Tensor", patch_size: int, merge_size: int,
-             temporal_patch_size: int) -> "torch.Tensor":
+def patchify(rgb: np.ndarray, table: torch.Tensor, patch_size: int, merge_size: int,
+             temporal_patch_size: int) -> torch.Tensor:
     """uint8 [H, W, 3] -> float32 [grid_h * grid_w, 3 * temporal * patch * patch] in merge-block order.
 
     Rows: (block_row, block_col, row_in_block, col_in_block); columns: (channel, time, y, x).
     `table` is normalisation_table() as a tensor; bytes are reordered first (cheap, 1 byte each),
     then turned into floats by one gather.
     """
-    import torch
-
     height, width, channels = rgb.shape
     p, m = patch_size, merge_size
     grid_h, grid_w = height // p, width // p
@@ -205,14 +201,11 @@ def patchify(rgb: np.ndarray, table: "torch.Tensor", patch_size: int, merge_size
     return values.reshape(n, channels * temporal_patch_size * p * p)
 
 
-def preprocess(images: Sequence["Image.Image"], min_pixels: int = DEFAULT_MIN_PIXELS,
+def preprocess(images: Sequence[Image.Image], min_pixels: int = DEFAULT_MIN_PIXELS,
                max_pixels: int = DEFAULT_MAX_PIXELS, patch_size: int = 16, merge_size: int = 2,
                temporal_patch_size: int = 2, mean: Sequence[float] = (0.5, 0.5, 0.5),
                std: Sequence[float] = (0.5, 0.5, 0.5), rescale_factor: float = 1 / 255) -> ImageBatch:
     """Turn PIL images into the vision tower's input rows and grids (bicubic resize, normalise, patchify)."""
-    import torch
-    from PIL import Image
-
     if len(images) == 0:
         raise ValueError("preprocess needs at least one image")
     table = torch.from_numpy(normalisation_table(mean, std, rescale_factor))
@@ -221,7 +214,7 @@ def preprocess(images: Sequence["Image.Image"], min_pixels: int = DEFAULT_MIN_PI
         if not isinstance(image, Image.Image):
             raise TypeError(f"image {index} must be a PIL.Image.Image, got {type(image).__name__}")
         if image.width * image.height > MAX_INPUT_PIXELS:
-            raise ValueError(f"image {index} is {image.width}x{image.height} = {image.width * image.height:,} pixels, "
+            raise InputError(f"image {index} is {image.width}x{image.height} = {image.width * image.height:,} pixels, "
                              f"more than the {MAX_INPUT_PIXELS:,} accepted; downscale it first")
         rgb = to_rgb(image)
         height, width = smart_resize(rgb.height, rgb.width, patch_size * merge_size, min_pixels, max_pixels)

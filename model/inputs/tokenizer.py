@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from model.errors import TokenizerError
+from tokenizers import AddedToken
+from tokenizers import Tokenizer as Backend
+
+from model.errors import ChatTemplateError, TokenizerError
+from model.inputs.chat_template import check_template
 
 # Chat template sources, in the order transformers prefers them.
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json", "tokenizer_config.json")
@@ -54,8 +58,6 @@ class Tokenizer:
     @classmethod
     def from_folder(cls, folder: str | Path) -> "Tokenizer":
         """Load tokenizer.json, tokenizer_config.json and the chat template from a checkpoint folder."""
-        from tokenizers import Tokenizer as Backend
-
         folder = Path(folder)
         tokenizer_file = folder / "tokenizer.json"
         if not tokenizer_file.is_file():
@@ -165,8 +167,6 @@ def _token_text(value: Any) -> str | None:
 
 def _add_missing_tokens(backend: Any, config: dict[str, Any], source: Path) -> None:
     """Register added tokens listed only in tokenizer_config.json; their ids must come out as listed."""
-    from tokenizers import AddedToken
-
     entries = config.get("added_tokens_decoder", {})
     if not isinstance(entries, dict) or not all(isinstance(e, dict) and isinstance(e.get("content"), str)
                                                 and str(k).isdigit() for k, e in entries.items()):
@@ -188,17 +188,9 @@ def _add_missing_tokens(backend: Any, config: dict[str, Any], source: Path) -> N
 
 
 def _check_template(template: str, folder: Path) -> None:
-    """ChatTemplateError naming the template's file when its Jinja does not compile, or fails on a
-    conversation shaped like the agent's (system prompt with a tool, an image, an assistant reply)."""
-    from model.inputs.chat import render_chat
-    from model.errors import ChatTemplateError
-
-    tool = {"type": "function", "function": {"name": "check", "description": "d", "parameters": {"type": "object"}}}
-    sample = [{"role": "system", "content": "s"},
-              {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "u"}]},
-              {"role": "assistant", "content": "a"}, {"role": "user", "content": "u"}]
+    """model.inputs.chat_template.check_template, its ChatTemplateError naming the template's file."""
     try:
-        render_chat(template, sample, [tool])
+        check_template(template)
     except ChatTemplateError as error:
         source = next((name for name in TEMPLATE_FILES if (folder / name).is_file()), "chat template")
         raise ChatTemplateError(f"{folder / source}: {error}") from error

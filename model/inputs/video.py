@@ -10,11 +10,11 @@ A clip of N frames (H x W, at `fps` frames per second) becomes:
   frames (the last frame is repeated when the count is odd). Two frames form one "frame group"; the
   grid is (groups, h/16, w/16).
 - one timestamp per group: the mean of its two frames' times, written "<3.5 seconds>" before the
-  group's tokens in the prompt (model/chat.py).
+  group's tokens in the prompt (model/inputs/chat.py).
 
 Semantics follow transformers' Qwen3VLVideoProcessor with torchvision (whose uint8 bicubic resize is
 torch's own antialiased kernel, used here directly) and Qwen3VLProcessor's timestamps; no torchvision
-is needed. Decoding files and reading folders of frames is model/video_io.py.
+is needed. Decoding files and reading folders of frames is model/inputs/video_io.py.
 """
 from __future__ import annotations
 
@@ -22,14 +22,15 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-if TYPE_CHECKING:
-    from PIL import Image
+from model.errors import InputError
+from model.inputs.image import to_rgb
 
 # transformers' Qwen3VLVideoProcessor class defaults, used where video_preprocessor_config.json is silent.
 DEFAULT_VIDEO_MIN_PIXELS = 128 * 32 * 32
@@ -134,16 +135,14 @@ class Clip:
     preprocessing then keeps them all."""
 
     @classmethod
-    def from_images(cls, images: Sequence["Image.Image"], fps: float | None = None) -> "Clip":
+    def from_images(cls, images: Sequence[Image.Image], fps: float | None = None) -> "Clip":
         """A clip from PIL images of one size (converted to RGB, transparency onto white)."""
-        from model.inputs.image import to_rgb
-
         if len(images) == 0:
-            raise ValueError("a video needs at least one frame")
+            raise InputError("a video needs at least one frame")
         arrays = [np.asarray(to_rgb(image)) for image in images]
         sizes = {array.shape for array in arrays}
         if len(sizes) > 1:
-            raise ValueError(f"all frames of a video must have one size, got {sorted(s[1::-1] for s in sizes)}")
+            raise InputError(f"all frames of a video must have one size, got {sorted(s[1::-1] for s in sizes)}")
         return cls(np.stack(arrays), fps)
 
     def check(self) -> None:
@@ -151,14 +150,14 @@ class Clip:
         frames = self.frames
         if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             shape = getattr(frames, "shape", None)
-            raise ValueError(f"video frames must be a uint8 array [frames, height, width, 3], got "
+            raise InputError(f"video frames must be a uint8 array [frames, height, width, 3], got "
                              f"{type(frames).__name__} {getattr(frames, 'dtype', '')} {shape}")
         if frames.shape[0] == 0 or frames.shape[1] == 0 or frames.shape[2] == 0:
-            raise ValueError(f"video frames must not be empty, got shape {frames.shape}")
+            raise InputError(f"video frames must not be empty, got shape {frames.shape}")
         if self.fps is not None and not self.fps > 0:
-            raise ValueError(f"video fps must be positive, got {self.fps!r}")
+            raise InputError(f"video fps must be positive, got {self.fps!r}")
         if self.indices is not None and len(self.indices) != frames.shape[0]:
-            raise ValueError(f"video has {frames.shape[0]} frames but {len(self.indices)} frame indices")
+            raise InputError(f"video has {frames.shape[0]} frames but {len(self.indices)} frame indices")
 
     def source_indices(self) -> np.ndarray:
         """Each frame's position in the recording."""
@@ -206,7 +205,7 @@ def sample_indices(total_frames: int, clip_fps: float | None, config: VideoConfi
     """Indices of the frames to keep: `config.fps` per second of video, within [min_frames, max_frames]
     and never more than the clip has, spread evenly from the first frame to the last."""
     if total_frames <= 0:
-        raise ValueError(f"a video needs at least one frame, got {total_frames}")
+        raise InputError(f"a video needs at least one frame, got {total_frames}")
     rate = UNKNOWN_CLIP_FPS if clip_fps is None else clip_fps
     wanted = int(total_frames / rate * config.fps)
     count = min(max(wanted, config.min_frames), config.max_frames, total_frames)
@@ -242,14 +241,14 @@ def video_smart_resize(num_frames: int, height: int, width: int, factor: int = 3
     ratio (floored), under budget they grow (ceiled), so the aspect ratio is kept.
     """
     if num_frames < temporal_factor:
-        raise ValueError(f"a video needs at least {temporal_factor} sampled frames, got {num_frames}")
+        raise InputError(f"a video needs at least {temporal_factor} sampled frames, got {num_frames}")
     if height <= 0 or width <= 0:
-        raise ValueError(f"frame size must be positive, got height={height} width={width}")
+        raise InputError(f"frame size must be positive, got height={height} width={width}")
     if height < factor or width < factor:
         scale = max(factor / height, factor / width)
         height, width = int(height * scale), int(width * scale)
     if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-        raise ValueError(f"frame aspect ratio must be at most {MAX_ASPECT_RATIO}, got {height}x{width}")
+        raise InputError(f"frame aspect ratio must be at most {MAX_ASPECT_RATIO}, got {height}x{width}")
     new_h = round(height / factor) * factor
     new_w = round(width / factor) * factor
     frames = round(num_frames / temporal_factor) * temporal_factor

@@ -1,10 +1,10 @@
 """Read a video for the model: a file decoded with PyAV, or a folder of frame images.
 
-    clip = read_video(path, config)      # -> model.video.Clip, ready for model.video.preprocess_video
+    clip = read_video(path, config)      # -> model.inputs.video.Clip, ready for preprocess_video
 
 A file is decoded with PyAV (`pip install ".[video]"`; its wheels bundle FFmpeg, no torchvision): the
 frame count and average rate come from the container, the frames to keep are chosen before decoding
-(model.video.sample_indices) and only those are converted to RGB. A folder holds one image per frame,
+(model.inputs.video.sample_indices) and only those are converted to RGB. A folder holds one image per frame,
 taken in natural name order (frame2 before frame10), recorded at `fps` (by default the config's
 sampling rate, so every frame is kept up to max_frames). Errors name the path and what is wrong.
 """
@@ -14,14 +14,12 @@ import re
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
+from model.errors import VideoReadError
 from model.inputs.video import Clip, VideoConfig, sample_indices
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
-
-
-class VideoReadError(ValueError):
-    """A video file or frame folder that cannot be read; the message names it."""
 
 
 def read_video(path: str | Path, config: VideoConfig = VideoConfig(), fps: float | None = None) -> Clip:
@@ -44,8 +42,6 @@ def natural_key(name: str) -> list:
 
 def read_frame_folder(folder: Path, fps: float) -> Clip:
     """Every image file in `folder` (natural name order) as one clip recorded at `fps`."""
-    from PIL import Image, UnidentifiedImageError
-
     files = sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in FRAME_SUFFIXES),
                    key=lambda f: natural_key(f.name))
     if not files:
@@ -68,7 +64,7 @@ def decode_file(path: Path, config: VideoConfig, fps: float | None = None) -> Cl
     """Decode the frames of `path` that sampling keeps, with PyAV: a clip of those frames only, marked
     as sampled, with their positions in the file (for the timestamps)."""
     try:
-        import av
+        import av  # optional: the `video` extra; only decoding a file needs it
     except ImportError as error:
         raise VideoReadError(f"reading video file {path} needs PyAV: pip install 'qwen-desktop-agent[video]' "
                              "(or pass a folder of frame images)") from error

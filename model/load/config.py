@@ -11,14 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.errors import LoadError
-
+from model.errors import ConfigError
 
 MOE_MODEL_TYPE = "qwen3_vl_moe"  # config.json model_type of the Mixture-of-Experts checkpoints
-
-
-class ConfigError(LoadError):
-    """config.json is missing, malformed, or not a Qwen3-VL configuration."""
 
 
 @dataclass(frozen=True)

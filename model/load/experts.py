@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import torch
+
 # Per-expert checkpoint tensor -> (our stacked parameter, which half of expert i's rows it fills:
 # 0 = the first I rows, 1 = the last I rows, None = all rows).
 EXPERT_PIECES: dict[str, tuple[str, int | None]] = {
@@ -124,8 +126,6 @@ class ExpertStacks:
 
     def add_piece(self, name: str, tensor, device, dtype) -> bool:
         """Copy per-expert tensor `name` into its stack -> False when `name` is no per-expert tensor."""
-        import torch
-
         piece = expert_piece(name, self.param_shapes)
         if piece is None:
             return False

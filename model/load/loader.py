@@ -3,7 +3,7 @@
 Every checkpoint tensor must be used and every parameter filled; otherwise the error names the
 tensors. All key renaming lives in KEY_RENAMES below; the only shape change is the patch embedding's
 Conv3d kernel [D, C, T, P, P], which becomes our Linear weight [D, C*T*P*P]. MoE experts, stored one
-tensor per expert or fused in either orientation, are stacked by model/expert_weights.py (its
+tensor per expert or fused in either orientation, are stacked by model/load/experts.py (its
 EXPERT_PIECES table maps per-expert names onto our stacked parameters).
 """
 from __future__ import annotations
@@ -14,14 +14,19 @@ import re
 from pathlib import Path
 
 import torch
+from huggingface_hub import snapshot_download
+from safetensors import safe_open
 from torch import nn
 
-from model.nn.attention import choose_backend
+from model.errors import CheckpointError
+from model.inputs.image import ProcessorConfig
+from model.inputs.tokenizer import Tokenizer, require_chat_template
 from model.load.config import Qwen3VLConfig, load_config
 from model.load.device import resolve_device_dtype
 from model.load.experts import ExpertStacks, expert_piece, is_stacked, surplus_pieces, unfilled
-from model.errors import LoadError
+from model.load.generation_config import load_generation_defaults
 from model.load.loaded import LoadedModel
+from model.nn.attention import choose_backend
 from model.nn.qwen3vl import Qwen3VL
 
 # Checkpoint key prefix -> our attribute path. The first matching rule wins.
@@ -38,10 +43,6 @@ CONV_PATCH_KEY = "visual.patch_embed.proj.weight"
 # owner/name, each starting with a letter or digit (so ./ckpt, ../x and ~/x are never sent to the hub).
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 HUB_FILE_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model"]
-
-
-class CheckpointError(LoadError):
-    """The checkpoint cannot be found, or its tensors do not match the model."""
 
 
 def rename_key(key: str) -> str | None:
@@ -64,8 +65,7 @@ def resolve_checkpoint(path_or_id: str | os.PathLike) -> Path:
 
 
 def _download(repo_id: str) -> Path:
-    from huggingface_hub import snapshot_download
-
+    """The hub snapshot's folder (only the files a checkpoint needs), or CheckpointError saying what to do."""
     try:
         return Path(snapshot_download(repo_id, allow_patterns=HUB_FILE_PATTERNS))
     except Exception as error:  # offline, not cached, no such repo, network down, gated ...
@@ -100,11 +100,9 @@ def checkpoint_files(folder: Path) -> list[Path]:
 
 def _plan(model: Qwen3VL, files: list[Path]) -> dict[str, tuple[Path, str]]:
     """Map each parameter name to (file, checkpoint key); raise naming unused or missing tensors."""
-    from safetensors import safe_open
-
     params = dict(model.named_parameters())
     shapes = {name: tuple(param.shape) for name, param in params.items()}
-    plan: dict[str, tuple[Path, str]] = {}  # parameter, or per-expert tensor (model/expert_weights.py) -> source
+    plan: dict[str, tuple[Path, str]] = {}  # parameter, or per-expert tensor (model/load/experts.py) -> source
     unused: list[str] = []
     for file in files:
         with safe_open(str(file), framework="pt") as handle:
@@ -130,8 +128,6 @@ def _plan(model: Qwen3VL, files: list[Path]) -> dict[str, tuple[Path, str]]:
 
 def _fused_expert_shapes(plan: dict[str, tuple[Path, str]]) -> dict[str, tuple[int, ...]]:
     """Stored shapes of the fused expert tensors in the plan (read from the file headers only)."""
-    from safetensors import safe_open
-
     shapes = {}
     for name, (file, key) in plan.items():
         if is_stacked(name):
@@ -148,8 +144,6 @@ def _set_parameter(model: nn.Module, name: str, tensor: torch.Tensor) -> None:
 
 def load_weights(model: Qwen3VL, folder: Path, device: torch.device, dtype: torch.dtype) -> None:
     """Fill every parameter of a (meta-device) model from the folder's safetensors files."""
-    from safetensors import safe_open
-
     params = dict(model.named_parameters())
     plan = _plan(model, checkpoint_files(folder))
     by_file: dict[Path, list[tuple[str, str]]] = {}
@@ -196,10 +190,6 @@ def from_pretrained(path_or_hub_id: str | os.PathLike, dtype: str | torch.dtype 
                     device: str | torch.device = "auto", attention: str = "auto") -> LoadedModel:
     """Load a Qwen3-VL checkpoint (folder or hub id): the model with its tokenizer, processor settings and
     generation defaults, as one LoadedModel."""
-    from model.load.generation_config import load_generation_defaults
-    from model.inputs.image import ProcessorConfig
-    from model.inputs.tokenizer import Tokenizer, require_chat_template
-
     device, dtype = resolve_device_dtype(device, dtype)  # first: a wrong --device must not wait for a download
     folder = resolve_checkpoint(path_or_hub_id)
     config = load_config(folder)

@@ -29,7 +29,7 @@ _CPU_FLASH_WITH_LSE = getattr(torch.ops.aten, "_scaled_dot_product_flash_attenti
 def flash_attn_available() -> bool:
     """True when the flash_attn package imports."""
     try:
-        import flash_attn  # noqa: F401
+        import flash_attn  # noqa: F401  # optional (the gpu extra): probed, never required
     except Exception:  # ImportError, or a CUDA/ABI mismatch raised at import time
         return False
     return True
@@ -144,7 +144,7 @@ def _masked_chunk_after_prefix(q: torch.Tensor, keys: torch.Tensor, values: torc
 
 
 def _flash_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lengths: list[int]) -> torch.Tensor:
-    from flash_attn import flash_attn_varlen_func
+    from flash_attn import flash_attn_varlen_func  # optional (the gpu extra): only the "flash" backend runs this
 
     cu_seqlens = torch.tensor([0, *lengths], device=q.device, dtype=torch.int32).cumsum(0, dtype=torch.int32)
     longest = max(lengths)
@@ -152,7 +152,7 @@ def _flash_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lengths: li
 
 
 def _flash_with_kvcache(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, total: int) -> torch.Tensor:
-    from flash_attn import flash_attn_with_kvcache
+    from flash_attn import flash_attn_with_kvcache  # optional (the gpu extra): only the "flash" backend runs this
 
     # flash-attn wants [B, capacity, Hkv, D]; a transposed view of our [1, Hkv, capacity, D] storage keeps
     # the last dimension contiguous, which is all the kernel requires (it reads the other strides).

@@ -3,7 +3,7 @@
 Per layer, keys and values live in [1, n_kv_heads, capacity, head_dim] tensors that grow by whole
 chunks, so a decode step writes in place instead of concatenating. The rotary position of the next
 token is not kept here: with images it is not the token count, and its one owner is the session's
-CacheLedger (model/prefix.py), which records it after every cached token.
+CacheLedger (model/runtime/prefix.py), which records it after every cached token.
 """
 from __future__ import annotations
 

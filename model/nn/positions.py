@@ -15,6 +15,12 @@ from typing import Sequence
 import torch
 
 
+def image_starts(input_ids: torch.Tensor, image_token_id: int) -> list[int]:
+    """Index where each run of image pad tokens begins, in order (input_ids [T])."""
+    is_pad = (input_ids == image_token_id).tolist()
+    return [i for i, pad in enumerate(is_pad) if pad and (i == 0 or not is_pad[i - 1])]
+
+
 def image_token_count(grid: Sequence[int], merge_size: int) -> int:
     """Number of pad tokens an image of patch grid (t, h, w) occupies after merging."""
     t, h, w = (int(x) for x in grid)

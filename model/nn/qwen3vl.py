@@ -14,8 +14,8 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
-from model.nn.attention import Attention
 from model.load.config import Qwen3VLConfig
+from model.nn.attention import Attention
 from model.nn.kv_cache import KVCache
 from model.nn.packed_linear import PackedLinear, pack_linears, packing_available
 from model.nn.text import TextModel

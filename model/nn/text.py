@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.nn.attention import Attention
 from model.load.config import TextConfig
+from model.nn.attention import Attention
 from model.nn.fused import FusedLinear
 from model.nn.kv_cache import KVCache
 from model.nn.moe import SparseMoeBlock

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.nn.attention import Attention
 from model.load.config import VisionConfig
+from model.nn.attention import Attention
 from model.nn.rope import VisionRotary, rotary_heads_first
 from model.nn.vision_grid import block_order_rows_cols, interpolated_position_embeddings
 

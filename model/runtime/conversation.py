@@ -15,26 +15,27 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence, Union
+from typing import Callable, Sequence, Union
 
+import torch
+
+from model.errors import InputError
+from model.inputs.chat import collapse_video_wrappers, video_placeholder_ids
+from model.inputs.video import PreparedVideo
+from model.runtime.encoder_cache import image_digest
 from model.runtime.prefix import ImageSpan
-
-if TYPE_CHECKING:
-    import torch
-
-    from model.inputs.video import PreparedVideo
 
 
 @dataclass
 class ImageEntry:
     """One screenshot of a user turn, preprocessed once."""
 
-    pixel_values: "torch.Tensor"
+    pixel_values: torch.Tensor
     """Patch rows [patches, 3*2*16*16] in merge-block order."""
     grid_thw: tuple[int, int, int]
     """Patch grid (t, h, w) before merging."""
     digest: str
-    """Content digest (model.encoder_cache.image_digest)."""
+    """Content digest (model.runtime.encoder_cache.image_digest)."""
     n_tokens: int
     """Pad tokens the image occupies in the prompt."""
     dropped: bool = False
@@ -51,10 +52,8 @@ class VideoEntry:
     """Seconds of each group, written "<t seconds>" before its pads."""
 
     @classmethod
-    def from_prepared(cls, video: "PreparedVideo") -> "VideoEntry":
+    def from_prepared(cls, video: PreparedVideo) -> "VideoEntry":
         """Split a preprocessed video into frame groups and fingerprint each."""
-        from model.runtime.encoder_cache import image_digest
-
         _, h, w = video.grid_thw
         groups = []
         for index in range(video.groups):
@@ -104,16 +103,12 @@ class RenderedPrompt:
     images: list[ImageEntry]
     """Present images and video frame groups, in the order of `spans`."""
 
-    def pixel_values(self) -> "torch.Tensor":
+    def pixel_values(self) -> torch.Tensor:
         """All present images' patch rows, concatenated [sum_patches, 1536]."""
-        import torch
-
         return torch.cat([image.pixel_values for image in self.images])
 
-    def grid_thw(self) -> "torch.Tensor":
+    def grid_thw(self) -> torch.Tensor:
         """Patch grids of the present images [n_images, 3]."""
-        import torch
-
         return torch.tensor([image.grid_thw for image in self.images], dtype=torch.long)
 
 
@@ -190,7 +185,7 @@ class Conversation:
             else:
                 slots.append_text(encode(piece))
         if slots.used != len(media):
-            raise ValueError(f"the chat template rendered {slots.used} image/video slots for {len(media)} "
+            raise InputError(f"the chat template rendered {slots.used} image/video slots for {len(media)} "
                              "images and videos")
         return RenderedPrompt(slots.input_ids, slots.spans, slots.entries)
 
@@ -206,7 +201,10 @@ class _Slots:
         self.used = 0
 
     def append_text(self, ids: list[int]) -> None:
-        """Append text ids, expanding each image pad and each video pad."""
+        """Append text ids, expanding each image pad and each video pad (with its wrapper, see
+        model.inputs.chat.collapse_video_wrappers)."""
+        if self.video is not None:
+            ids = collapse_video_wrappers(ids, self.video.pad, self.video.vision_start, self.video.vision_end)
         for token in ids:
             if token == self.image_pad_id:
                 self._place(self._next(ImageEntry, "image"), self.image_pad_id)
@@ -217,11 +215,11 @@ class _Slots:
 
     def _next(self, kind: type, name: str):
         if self.used >= len(self.media):
-            raise ValueError(f"the chat template rendered more image/video slots than the {len(self.media)} "
+            raise InputError(f"the chat template rendered more image/video slots than the {len(self.media)} "
                              "images and videos")
         part = self.media[self.used]
         if not isinstance(part, kind):
-            raise ValueError(f"the chat template rendered a {name} slot where slot {self.used + 1} holds "
+            raise InputError(f"the chat template rendered a {name} slot where slot {self.used + 1} holds "
                              f"{'a video' if isinstance(part, VideoEntry) else 'an image'}")
         self.used += 1
         return part
@@ -233,8 +231,6 @@ class _Slots:
 
     def _append_video(self, video: VideoEntry) -> None:
         """Per frame group: "<t seconds>", <|vision_start|>, its pads, <|vision_end|>."""
-        from model.inputs.chat import video_placeholder_ids
-
         tokens = self.video
         ids = video_placeholder_ids(self.encode, video.timestamps, video.groups[0].n_tokens, tokens.pad,
                                     tokens.vision_start, tokens.vision_end)

@@ -11,18 +11,15 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
-if TYPE_CHECKING:  # torch only for type names; the module itself does not import it
-    import torch
+import torch
 
-    from model.nn.qwen3vl import VisionFeatures
+from model.nn.qwen3vl import VisionFeatures
 
 
-def image_digest(pixel_values: "torch.Tensor", grid_thw: Iterable[int]) -> str:
+def image_digest(pixel_values: torch.Tensor, grid_thw: Iterable[int]) -> str:
     """SHA-256 hex digest of one image's preprocessed pixels [patches, 1536] and its (t, h, w) grid."""
-    import torch
-
     grid = tuple(int(v) for v in grid_thw)
     if len(grid) != 3:
         raise ValueError(f"grid_thw must have 3 values (t, h, w), got {grid}")
@@ -34,7 +31,7 @@ def image_digest(pixel_values: "torch.Tensor", grid_thw: Iterable[int]) -> str:
     return hasher.hexdigest()
 
 
-def features_nbytes(features: "VisionFeatures") -> int:
+def features_nbytes(features: VisionFeatures) -> int:
     """Bytes held by one image's features: the merged embeddings plus every DeepStack level."""
     total = features.embeds.numel() * features.embeds.element_size()
     for level in features.deepstack:
@@ -62,7 +59,7 @@ class EncoderCache:
             raise ValueError(f"EncoderCache max_bytes must be >= 0, got {max_bytes}")
         self.max_bytes = max_bytes
         self.stats = EncoderCacheStats()
-        self._entries: OrderedDict[str, "VisionFeatures"] = OrderedDict()  # oldest use first
+        self._entries: OrderedDict[str, VisionFeatures] = OrderedDict()  # oldest use first
         self._sizes: dict[str, int] = {}
         self._pinned: set[str] = set()
         self.nbytes = 0
@@ -73,7 +70,7 @@ class EncoderCache:
     def __contains__(self, key: str) -> bool:
         return key in self._entries
 
-    def get(self, key: str) -> "VisionFeatures | None":
+    def get(self, key: str) -> VisionFeatures | None:
         """The features stored under `key` (marking them most recently used), or None."""
         features = self._entries.get(key)
         if features is None:
@@ -83,7 +80,7 @@ class EncoderCache:
         self.stats.hits += 1
         return features
 
-    def put(self, key: str, features: "VisionFeatures") -> bool:
+    def put(self, key: str, features: VisionFeatures) -> bool:
         """Store features; evicts least recently used entries. False if one entry alone exceeds the budget."""
         size = features_nbytes(features)
         if size > self.max_bytes:

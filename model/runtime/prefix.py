@@ -10,10 +10,9 @@ cursor after it, so the positions of whatever follows a reused prefix are known 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-if TYPE_CHECKING:
-    import torch
+import torch
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class ImageSpan:
     length: int
     """Number of pad tokens (tokens_per_image)."""
     digest: str
-    """Content digest of the image (see model.encoder_cache.image_digest)."""
+    """Content digest of the image (see model.runtime.encoder_cache.image_digest)."""
 
     @property
     def end(self) -> int:
@@ -48,8 +47,6 @@ def token_keys(input_ids: Sequence[int], spans: Sequence[ImageSpan]) -> list[int
 
 def common_prefix_length(cached: Sequence[int], new: Sequence[int]) -> int:
     """Length of the longest common prefix of two key sequences."""
-    import torch
-
     n = min(len(cached), len(new))
     if n == 0:
         return 0
@@ -94,14 +91,12 @@ class CacheLedger:
         del self.keys[n:]
         del self._cursor_after[n:]
 
-    def extend(self, keys: Sequence[int], positions: "torch.Tensor") -> None:
+    def extend(self, keys: Sequence[int], positions: torch.Tensor) -> None:
         """Record tokens appended to the cache with their positions [3, T]."""
         if positions.shape[-1] != len(keys):
             raise ValueError(f"{len(keys)} keys but positions for {positions.shape[-1]} tokens")
         if not len(keys):
             return
-        import torch
-
         # After a token the cursor is one past the largest position seen so far: for text that is
         # its own position + 1; after an image's last pad it is start + max(h', w').
         running_max = torch.cummax(positions.max(dim=0).values, dim=0).values

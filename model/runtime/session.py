@@ -10,33 +10,47 @@ so cutting the cache anywhere restores the right rotary position.
     session = Session(loaded, system="You are a helpful assistant.", tools=[tool_schema])  # loaded = from_pretrained(...)
     session.add_user("Open the settings.", images=[screenshot])
     reply = session.generate(GenerationConfig(max_new_tokens=64))   # reply.text, reply.counters
+
+    reply = generate(loaded, "Describe the picture.", images=[picture])  # one turn, nothing kept
+
+A server that receives whole conversations builds them from prepared screenshots (`prepare_image`),
+asks each Session how much of one it holds (`cached_prefix`) and hands it to the best (`adopt`).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Sequence
 
-from model.runtime.conversation import (AssistantTurn, Conversation, ImageEntry, RenderedPrompt, UserTurn, VideoEntry,
-                                VideoTokens)
+import torch
+from PIL.Image import Image
+
+from model.errors import InputError, KVBudgetError
+from model.inputs.chat_template import render_chat
+from model.inputs.tokenizer import require_chat_template
+from model.inputs.video import Clip, PreparedVideo, preprocess_video, video_config_for
+from model.load.generation_config import GenerationConfig
+from model.load.loaded import LoadedModel
+from model.nn.kv_cache import KVCache
+from model.nn.positions import mrope_positions
+from model.runtime.conversation import (
+    AssistantTurn,
+    Conversation,
+    ImageEntry,
+    RenderedPrompt,
+    UserTurn,
+    VideoEntry,
+    VideoTokens,
+)
 from model.runtime.counters import TurnCounters
+from model.runtime.decode import OnToken, decode_loop, sync
 from model.runtime.encoder_cache import EncoderCache, image_digest
-from model.runtime.history import HistoryPolicy, drop_oldest
-from model.runtime.prefix import CacheLedger, ImageSpan, reusable_prefix, token_keys
+from model.runtime.history import drop_oldest
+from model.runtime.prefix import CacheLedger, ImageSpan, common_prefix_length, reusable_prefix, token_keys
+from model.runtime.settings import SessionSettings
 from model.runtime.vision_guard import NoVisionTokens
-
-if TYPE_CHECKING:
-    import torch
-    from PIL.Image import Image
-
-    from model.runtime.generate import GenerationConfig, OnToken
-    from model.load.loaded import LoadedModel
-    from model.inputs.video import Clip, PreparedVideo
-
-
-class KVBudgetError(RuntimeError):
-    """The conversation cannot fit the configured KV memory budget, even after dropping screenshots."""
 
 
 @dataclass
@@ -57,7 +71,7 @@ class SessionReply:
 class Prefill:
     """State after prefilling the rendered conversation, ready for decoding."""
 
-    logits: "torch.Tensor"
+    logits: torch.Tensor
     """Next-token logits after the last prompt token [vocab] (float32)."""
     prompt: RenderedPrompt
     """The token ids and images that were prefilled."""
@@ -68,77 +82,107 @@ class Prefill:
 class Session:
     """One conversation with a loaded Qwen3-VL, reusing its KV cache from turn to turn."""
 
-    def __init__(self, loaded: "LoadedModel", *, system: str | None = None, tools: Sequence[dict] = (),
-                 history: HistoryPolicy = HistoryPolicy(keep_images=None),
-                 min_pixels: int | None = None, max_pixels: int | None = None,
-                 encoder_cache_bytes: int = 1 << 30, max_kv_tokens: int | None = None,
-                 max_kv_bytes: int | None = None, on_budget: str = "drop", prefill_chunk: int = 2048):
-        """`on_budget`: "drop" removes more old screenshots when the KV budget is exceeded, "error" raises."""
-        from model.nn.kv_cache import KVCache
-
-        if on_budget not in ("drop", "error"):
-            raise ValueError(f"on_budget must be 'drop' or 'error', got {on_budget!r}")
+    def __init__(self, loaded: LoadedModel, *, system: str | None = None, tools: Sequence[dict] = (),
+                 settings: SessionSettings | None = None, **overrides: Any):
+        """A Session with an empty conversation. `settings` defaults to SessionSettings(); `overrides`
+        replace single fields of it by name (Session(loaded, max_pixels=1280 * 800))."""
+        self.settings = dataclasses.replace(settings or SessionSettings(), **overrides)
         self.loaded = loaded
         self.model = loaded.model  # the Qwen3VL module
         self.tokenizer = loaded.tokenizer
-        self.history = history
-        self.min_pixels, self.max_pixels = min_pixels, max_pixels
-        self.on_budget = on_budget
-        self.prefill_chunk = prefill_chunk
-        self.conversation = Conversation(system=system, tools=list(tools), marker=history.marker)
-        self.encoder_cache = EncoderCache(encoder_cache_bytes)
-        self.cache = KVCache.for_model(self.model)
-        self.ledger = CacheLedger()  # the one owner of the MRoPE cursor after each cached token
-        self.max_kv_tokens = _token_limit(self.model, max_kv_tokens, max_kv_bytes)
+        self._conversation = Conversation(system=system, tools=list(tools), marker=self.settings.history.marker)
+        self._encoder_cache = EncoderCache(self.settings.encoder_cache_bytes)
+        self._cache = KVCache.for_model(self.model)
+        self._ledger = CacheLedger()  # the one owner of the MRoPE cursor after each cached token
+        self._kv_limit = self.settings.kv_token_limit(self.model)
         self._dropped_this_turn = 0
 
     # ----------------------------------------------------------------------------- conversation
 
-    def add_user(self, text: str = "", images: Sequence["Image"] = (), text_first: bool = False,
-                 videos: Sequence["Clip | PreparedVideo"] = ()) -> None:
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation so far; change it with add_user, add_assistant, adopt or reset."""
+        return self._conversation
+
+    def add_user(self, text: str = "", images: Sequence[Image] = (), text_first: bool = False,
+                 videos: Sequence[Clip | PreparedVideo] = ()) -> None:
         """Append a user turn: the images, then the videos (each preprocessed now, once), and the text,
-        media first by default. A video is a model.video.Clip (sampled with the checkpoint's video
-        settings) or a PreparedVideo."""
-        parts: list = [self._prepare_image(image) for image in images]
+        media first by default. A video is a Clip (sampled with the checkpoint's video settings) or a
+        PreparedVideo."""
+        parts: list = [self.prepare_image(image) for image in images]
         parts += [self._prepare_video(video) for video in videos]
         if text:
             parts.insert(0 if text_first else len(parts), text)
         if not parts:
-            raise ValueError("a user turn needs text or at least one image")
-        self.conversation.turns.append(UserTurn(parts))
+            raise InputError("a user turn needs text or at least one image")
+        self._conversation.turns.append(UserTurn(parts))
 
     def add_assistant(self, token_ids: Sequence[int]) -> None:
         """Append an assistant turn given as token ids (a trailing stop token is left out)."""
         ids = list(token_ids)
         if ids and ids[-1] in self._stop_ids():
             ids = ids[:-1]
-        self.conversation.turns.append(AssistantTurn(ids, self.tokenizer.decode(ids)))
+        self._conversation.turns.append(AssistantTurn(ids, self.tokenizer.decode(ids)))
 
-    def render(self) -> RenderedPrompt:
-        """The prompt the next reply is generated from: the whole conversation plus the reply header."""
-        from model.inputs.chat import render_chat
-        from model.inputs.tokenizer import require_chat_template
+    def prepare_image(self, image: Image) -> ImageEntry:
+        """One screenshot resized to this Session's pixel budget, normalised and fingerprinted, for a
+        user turn (add_user does this itself; a conversation built by hand for `adopt` needs it)."""
+        batch = self.loaded.processor_config.preprocess([image], min_pixels=self.settings.min_pixels,
+                                                       max_pixels=self.settings.max_pixels)
+        grid = tuple(int(v) for v in batch.grid_thw[0].tolist())
+        return ImageEntry(batch.pixel_values, grid, image_digest(batch.pixel_values, grid),
+                          batch.tokens_per_image()[0])
 
-        tokenizer = self.tokenizer
-        template, variables = require_chat_template(tokenizer), tokenizer.template_variables()
-        return self.conversation.render(
-            lambda messages, tools: render_chat(template, messages, tools or None, True, **variables),
-            tokenizer.encode, self.model.config.image_token_id,
-            VideoTokens(tokenizer.special.video_pad, tokenizer.special.vision_start, tokenizer.special.vision_end),
-        )
+    def adopt(self, conversation: Conversation) -> None:
+        """Continue from `conversation` instead of the current one (a client resending its whole history,
+        screenshots made with prepare_image). Nothing is computed now: the next turn keeps the longest
+        prefix of the KV cache that still matches and computes the rest."""
+        self._conversation = conversation
 
     def reset(self) -> None:
         """Start a new conversation with the same system prompt and tools (encoder cache kept)."""
-        self.conversation.turns.clear()
-        self.cache.truncate(0)
-        self.ledger.clear()
+        self._conversation.turns.clear()
+        self._cache.truncate(0)
+        self._ledger.clear()
+
+    def fork(self) -> "Session":
+        """A new Session with an empty conversation (same system prompt and tools), the same settings and
+        its own KV cache, sharing this Session's encoder cache: a screenshot either one has encoded is
+        not encoded again."""
+        twin = Session(self.loaded, system=self._conversation.system, tools=self._conversation.tools,
+                       settings=self.settings)
+        twin._encoder_cache = self._encoder_cache
+        return twin
+
+    def render(self) -> RenderedPrompt:
+        """The prompt the next reply is generated from: the whole conversation plus the reply header."""
+        return self._render(self._conversation)
+
+    # ----------------------------------------------------------------------------- the KV cache
+
+    @property
+    def kv_tokens(self) -> int:
+        """Tokens the KV cache holds: the prefix of the conversation the next turn can reuse."""
+        return len(self._ledger)
+
+    @property
+    def kv_bytes(self) -> int:
+        """Bytes of key/value storage this Session holds (allocated, not only used)."""
+        return self._cache.nbytes
+
+    def cached_prefix(self, conversation: Conversation) -> int:
+        """How many leading tokens of `conversation`'s prompt the KV cache already holds (token ids and
+        screenshot contents compared). Renders `conversation`, computes nothing, changes nothing."""
+        if not self.kv_tokens:
+            return 0
+        prompt = self._render(conversation)
+        return common_prefix_length(self._ledger.keys, token_keys(prompt.input_ids, prompt.spans))
 
     # ----------------------------------------------------------------------------- turns
 
-    def generate(self, config: "GenerationConfig | None" = None, on_token: "OnToken | None" = None) -> SessionReply:
-        """Prefill what is new, decode a reply, keep it in the conversation as its generated ids."""
-        from model.runtime.generate import GenerationConfig, OnToken
-
+    def generate(self, config: GenerationConfig | None = None, on_token: OnToken | None = None) -> SessionReply:
+        """Prefill what is new, decode a reply, keep it in the conversation as its generated ids.
+        `config` defaults to the checkpoint's generation_config.json."""
         config = config or self.loaded.generation_defaults or GenerationConfig()
         state = self.prefill(reserve=config.max_new_tokens)
         return self.decode(state, config, on_token)
@@ -150,9 +194,9 @@ class Session:
         self._apply_history()
         prompt = self._render_within_budget(reserve)
         keys = token_keys(prompt.input_ids, prompt.spans)
-        reuse = reusable_prefix(self.ledger.keys, keys, prompt.spans)
-        self.cache.truncate(reuse)
-        self.ledger.truncate(reuse)
+        reuse = reusable_prefix(self._ledger.keys, keys, prompt.spans)
+        self._cache.truncate(reuse)
+        self._ledger.truncate(reuse)
         with _memory_errors_as_budget_errors(len(prompt.input_ids) + reserve):
             features = self._features_for(prompt, reuse, counters)
             logits = self._run_prompt(prompt, keys, reuse, features, counters)
@@ -163,53 +207,52 @@ class Session:
         counters.images_dropped = self._dropped_this_turn
         return Prefill(logits, prompt, counters)
 
-    def decode(self, state: Prefill, config: "GenerationConfig", on_token: "OnToken | None" = None) -> SessionReply:
+    def decode(self, state: Prefill, config: GenerationConfig, on_token: OnToken | None = None) -> SessionReply:
         """Decode a reply after `prefill` and append it to the conversation."""
-        from model.runtime.generate import decode_loop
-
         start = time.perf_counter()
-        cursor = self.ledger.cursor_at(len(self.ledger))
-        before = self.cache.length
+        cursor = self._ledger.cursor_at(len(self._ledger))
+        before = self._cache.length
         guarded = NoVisionTokens(self.model, self.tokenizer)
-        with _memory_errors_as_budget_errors(self.cache.length + config.max_new_tokens):
-            result = decode_loop(guarded, self.cache, guarded.mask(state.logits[None]), cursor, config,
+        with _memory_errors_as_budget_errors(self._cache.length + config.max_new_tokens):
+            result = decode_loop(guarded, self._cache, guarded.mask(state.logits[None]), cursor, config,
                                  self.tokenizer, on_token)
-        _sync(self.model)
-        fed = self.cache.length - before  # generated tokens written to the cache (not the last one)
-        self.ledger.extend_text(result.token_ids[:fed], cursor)
+        sync(self.model.device)
+        fed = self._cache.length - before  # generated tokens written to the cache (not the last one)
+        self._ledger.extend_text(result.token_ids[:fed], cursor)
         self.add_assistant(result.token_ids)
         counters = state.counters
         counters.decode_ms = (time.perf_counter() - start) * 1e3
         counters.generated_tokens = len(result.token_ids)
-        counters.kv_cache_tokens = self.cache.length
+        counters.kv_cache_tokens = self._cache.length
         return SessionReply(result.text, list(result.token_ids), str(result.stop_reason), counters)
 
     # ----------------------------------------------------------------------------- internals
 
-    def _prepare_image(self, image: "Image") -> ImageEntry:
-        """Preprocess one screenshot to the session's pixel budget and fingerprint it."""
-        batch = self.loaded.processor_config.preprocess([image], min_pixels=self.min_pixels,
-                                                       max_pixels=self.max_pixels)
-        grid = tuple(int(v) for v in batch.grid_thw[0].tolist())
-        return ImageEntry(batch.pixel_values, grid, image_digest(batch.pixel_values, grid),
-                          batch.tokens_per_image()[0])
+    def _render(self, conversation: Conversation) -> RenderedPrompt:
+        """Prompt ids of `conversation` plus the reply header, through the checkpoint's chat template."""
+        tokenizer = self.tokenizer
+        template, variables = require_chat_template(tokenizer), tokenizer.template_variables()
+        special = tokenizer.special
+        return conversation.render(
+            lambda messages, tools: render_chat(template, messages, tools or None, True, **variables),
+            tokenizer.encode, self.model.config.image_token_id,
+            VideoTokens(special.video_pad, special.vision_start, special.vision_end),
+        )
 
-    def _prepare_video(self, video: "Clip | PreparedVideo") -> VideoEntry:
+    def _prepare_video(self, video: Clip | PreparedVideo) -> VideoEntry:
         """Preprocess one video with the checkpoint's video settings; its frame groups are then
         encoded and cached like screenshots."""
-        from model.inputs.video import Clip, preprocess_video, video_config_for
-
         if isinstance(video, Clip):
             video = preprocess_video(video, video_config_for(self.loaded))
         return VideoEntry.from_prepared(video)
 
     def _apply_history(self) -> None:
         """Replace the oldest screenshots by markers when the history policy says so."""
-        images = self.conversation.images()
-        self._drop(self.history.images_to_drop(sum(not image.dropped for image in images)))
+        images = self._conversation.images()
+        self._drop(self.settings.history.images_to_drop(sum(not image.dropped for image in images)))
 
     def _drop(self, count: int) -> None:
-        images = self.conversation.images()
+        images = self._conversation.images()
         for index in drop_oldest([not image.dropped for image in images], count):
             images[index].dropped = True
         self._dropped_this_turn += count
@@ -219,24 +262,24 @@ class Session:
         while True:
             prompt = self.render()
             needed = len(prompt.input_ids) + reserve
-            if self.max_kv_tokens is None or needed <= self.max_kv_tokens:
+            if self._kv_limit is None or needed <= self._kv_limit:
                 return prompt
             present = len(prompt.images)
-            if self.on_budget == "error" or present <= 1:
+            if self.settings.on_budget == "error" or present <= 1:
                 raise KVBudgetError(
                     f"the conversation needs {needed} KV tokens ({len(prompt.input_ids)} prompt + {reserve} "
-                    f"to generate) but the budget is {self.max_kv_tokens} tokens with {present} screenshot(s) "
+                    f"to generate) but the budget is {self._kv_limit} tokens with {present} screenshot(s) "
                     "left; raise max_kv_tokens/max_kv_bytes, lower max_pixels, or keep fewer history images"
                 )
-            self._drop(min(max(self.history.drop_chunk, 1), present - 1))
+            self._drop(min(max(self.settings.history.drop_chunk, 1), present - 1))
 
     def _features_for(self, prompt: RenderedPrompt, reuse: int, counters: TurnCounters) -> dict[str, object]:
         """Vision features of every image in the part to compute, encoding only cache misses."""
-        self.encoder_cache.pin(image.digest for image in prompt.images)
+        self._encoder_cache.pin(image.digest for image in prompt.images)
         needed = [image for image, span in zip(prompt.images, prompt.spans) if span.start >= reuse]
         features, missing = {}, []
         for image in needed:
-            found = self.encoder_cache.get(image.digest)
+            found = self._encoder_cache.get(image.digest)
             if found is None:
                 missing.append(image)
             else:
@@ -244,49 +287,54 @@ class Session:
         counters.images_from_cache = len(needed) - len(missing)
         counters.images_encoded = len(missing)
         if missing:
-            import torch
-
             start = time.perf_counter()
             with torch.inference_mode():
                 encoded = self.model.encode_images(
                     torch.cat([image.pixel_values for image in missing]).to(self.model.device),
                     torch.tensor([image.grid_thw for image in missing], dtype=torch.long),
                 )
-            _sync(self.model)
+            sync(self.model.device)
             counters.vision_ms = (time.perf_counter() - start) * 1e3
             for image, feats in zip(missing, encoded):
                 features[image.digest] = feats
-                self.encoder_cache.put(image.digest, feats)
+                self._encoder_cache.put(image.digest, feats)
         return features
 
     def _run_prompt(self, prompt: RenderedPrompt, keys: list[int], reuse: int, features: dict,
-                    counters: TurnCounters) -> "torch.Tensor":
-        """Run prompt tokens reuse..end through the decoder in chunks; logits of the last token."""
-        import torch
-
-        from model.nn.positions import mrope_positions
-
+                    counters: TurnCounters) -> torch.Tensor:
+        """Run prompt tokens reuse..end through the decoder in chunks; logits of the last token [vocab]."""
         start = time.perf_counter()
         logits = None
-        for lo, hi in chunk_bounds(reuse, len(prompt.input_ids), prompt.spans, self.prefill_chunk):
+        config = self.model.config
+        for lo, hi in chunk_bounds(reuse, len(prompt.input_ids), prompt.spans, self.settings.prefill_chunk):
             inside = [span for span in prompt.spans if lo <= span.start < hi]
             ids = torch.tensor(prompt.input_ids[lo:hi], dtype=torch.long)
             grids = [prompt.images[prompt.spans.index(span)].grid_thw for span in inside]
-            positions, _ = mrope_positions(ids, grids, self.ledger.cursor_at(lo), self.model.config.image_token_id,
-                                           self.model.config.vision.spatial_merge_size,
-                                           video_token_id=self.model.config.video_token_id)
+            positions, _ = mrope_positions(ids, grids, self._ledger.cursor_at(lo), config.image_token_id,
+                                           config.vision.spatial_merge_size, video_token_id=config.video_token_id)
             images = [(span.start - lo, features[span.digest]) for span in inside]
             with torch.inference_mode():
                 logits = self.model.forward(ids.to(self.model.device), positions.to(self.model.device),
-                                            self.cache, images=images, logits="last")
-            self.ledger.extend(keys[lo:hi], positions)
-        _sync(self.model)
+                                            self._cache, images=images, logits="last")
+            self._ledger.extend(keys[lo:hi], positions)
+        sync(self.model.device)
         counters.prefill_ms = (time.perf_counter() - start) * 1e3
         return logits[-1].float()
 
     def _stop_ids(self) -> set[int]:
         special = self.tokenizer.special
         return {special.im_end, special.endoftext}
+
+
+def generate(loaded: LoadedModel, prompt: str, images: Sequence[Image] = (), config: GenerationConfig | None = None,
+             on_token: OnToken | None = None, *, system: str | None = None, max_pixels: int | None = None,
+             videos: Sequence[Clip] = ()) -> SessionReply:
+    """One user turn (images first, then videos, then `prompt`) through the chat template, answered by
+    a one-turn Session. `config` defaults to the checkpoint's generation_config.json; images are resized
+    to the checkpoint's pixel budget unless `max_pixels` is given, videos per its video settings."""
+    session = Session(loaded, system=system, max_pixels=max_pixels)
+    session.add_user(prompt, images=images, videos=videos)
+    return session.generate(config, on_token)
 
 
 def chunk_bounds(start: int, end: int, spans: Sequence[ImageSpan], chunk: int) -> list[tuple[int, int]]:
@@ -303,22 +351,10 @@ def chunk_bounds(start: int, end: int, spans: Sequence[ImageSpan], chunk: int) -
     return bounds
 
 
-def _token_limit(model, max_tokens: int | None, max_bytes: int | None) -> int | None:
-    """The tighter of a token budget and a byte budget converted with the cache's bytes per token."""
-    limits = [max_tokens] if max_tokens is not None else []
-    if max_bytes is not None:
-        text = model.config.text
-        per_token = 2 * text.num_hidden_layers * text.num_key_value_heads * text.head_dim * model.dtype.itemsize
-        limits.append(max_bytes // per_token)
-    return min(limits) if limits else None
-
-
 @contextmanager
 def _memory_errors_as_budget_errors(tokens: int):
     """Turn a device out-of-memory error into KVBudgetError: the session stays usable (the cache and
     ledger only ever record completed chunks), and the message says which knobs bound memory."""
-    import torch
-
     try:
         yield
     except torch.OutOfMemoryError as error:
@@ -326,12 +362,3 @@ def _memory_errors_as_budget_errors(tokens: int):
             f"out of device memory with {tokens} tokens in the KV cache ({str(error).splitlines()[0]}); "
             "set max_kv_tokens/max_kv_bytes, lower max_pixels, or keep fewer history images"
         ) from error
-
-
-def _sync(model) -> None:
-    """Wait for queued GPU work so timings measure it (no-op on CPU)."""
-    device = getattr(model, "device", None)
-    if device is not None and getattr(device, "type", "cpu") == "cuda":
-        import torch
-
-        torch.cuda.synchronize(device)

@@ -8,10 +8,7 @@ same ids to transformers' generate as `suppress_tokens`, so both sides pick from
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import torch
+import torch
 
 
 class NoVisionTokens:
@@ -19,8 +16,6 @@ class NoVisionTokens:
 
     def __init__(self, model, tokenizer):
         """Wrap `model` (a Qwen3VL); `tokenizer` names the placeholder ids."""
-        import torch
-
         self.model = model
         self.banned = torch.tensor(vision_token_ids(tokenizer), device=model.device)
 
@@ -29,11 +24,11 @@ class NoVisionTokens:
         """The wrapped model's device."""
         return self.model.device
 
-    def mask(self, logits: "torch.Tensor") -> "torch.Tensor":
+    def mask(self, logits: torch.Tensor) -> torch.Tensor:
         """A copy of logits [..., vocab] with the vision placeholder ids set to -inf."""
         return logits.index_fill(-1, self.banned, float("-inf"))
 
-    def __call__(self, *args, **kwargs) -> "torch.Tensor":
+    def __call__(self, *args, **kwargs) -> torch.Tensor:
         """Forward of the wrapped model, masked."""
         return self.mask(self.model(*args, **kwargs))
 

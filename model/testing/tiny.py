@@ -13,6 +13,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+import torch
+from safetensors.torch import load_file, save_file
+
+from model.testing.tiny_tokenizer import write_tiny_tokenizer
+
 PRESETS: dict[str, dict[str, Any]] = {
     # transformers' own test configuration (tests/models/qwen3_vl/test_modeling_qwen3_vl.py): merge size 1,
     # head_dim 8, mrope_section [16, 8, 8] (wider than head_dim / 2, so it is clipped). The vocabulary
@@ -131,8 +136,6 @@ def preset_config(preset: str, vocab_size: int, special: dict[str, int], **overr
 
 def randomize_(model, seed: int) -> None:
     """Give every parameter a random value of sensible scale (norm scales near 1, biases small)."""
-    import torch
-
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in model.named_parameters():
@@ -162,7 +165,7 @@ def _processor_json(merge: int, patch: int, min_pixels: int, max_pixels: int) ->
 
 def transformers_classes(model_type: str):
     """transformers' (config class, model class) for a preset's model_type."""
-    import transformers
+    import transformers  # optional (the dev extra): only writing a checkpoint needs it
 
     if model_type == "qwen3_vl_moe":
         return transformers.Qwen3VLMoeConfig, transformers.Qwen3VLMoeForConditionalGeneration
@@ -190,8 +193,6 @@ def _restore_experts(tensors: dict, layout: str) -> dict:
 
 def rewrite_expert_layout(folder: Path, layout: str) -> None:
     """Re-store the experts of every safetensors file in `folder` in `layout` (see EXPERT_LAYOUTS)."""
-    from safetensors.torch import load_file, save_file
-
     if layout not in EXPERT_LAYOUTS:
         raise ValueError(f"unknown expert layout {layout!r}; choose one of {', '.join(EXPERT_LAYOUTS)}")
     weight_map = {}
@@ -210,10 +211,6 @@ def write_tiny_checkpoint(folder, preset: str = "merge2", seed: int = 0, max_sha
                           expert_layout: str = "fused", **overrides) -> Path:
     """Write a random checkpoint of `preset` into `folder` (created) and return the folder; MoE presets
     store their experts in `expert_layout` (see EXPERT_LAYOUTS)."""
-    import torch
-
-    from model.testing.tiny_tokenizer import write_tiny_tokenizer
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     info = write_tiny_tokenizer(folder)

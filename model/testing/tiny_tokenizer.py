@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
 # Qwen2/Qwen3 pre-tokenisation regex (contractions, letters, single digits, punctuation runs,
 # newlines, spaces), needed so our tokenizer.json and transformers' Qwen2Tokenizer agree.
 QWEN_SPLIT_REGEX = (
@@ -100,12 +102,10 @@ def _write_json(path: Path, document: dict) -> None:
 
 def _learn_byte_level_merges(corpus: str, max_merges: int) -> tuple[dict[str, int], list[list[str]]]:
     """Train a small BPE on `corpus` over the 256 byte-level symbols; deterministic."""
-    from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
-
     alphabet = pre_tokenizers.ByteLevel.alphabet()  # the 256 printable stand-ins for bytes
     tokenizer = Tokenizer(models.BPE())
     tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = _pre_tokenizer(pre_tokenizers, Regex)
+    tokenizer.pre_tokenizer = _pre_tokenizer()
     trainer = trainers.BpeTrainer(
         vocab_size=len(alphabet) + max_merges, initial_alphabet=alphabet, show_progress=False, min_frequency=2
     )
@@ -119,7 +119,7 @@ def _learn_byte_level_merges(corpus: str, max_merges: int) -> tuple[dict[str, in
     return vocab, merges
 
 
-def _pre_tokenizer(pre_tokenizers, Regex):
+def _pre_tokenizer() -> pre_tokenizers.PreTokenizer:
     """Qwen's pre-tokeniser: regex split, then bytes mapped to printable symbols."""
     return pre_tokenizers.Sequence(
         [
@@ -136,12 +136,10 @@ def _added_token_ids(start: int) -> dict[str, int]:
 
 def _tokenizer_json(vocab: dict[str, int], merges: list[list[str]], added: dict[str, int]) -> dict:
     """The tokenizer.json document, in the layout the `tokenizers` library serialises."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-
     bpe = models.BPE(vocab=vocab, merges=[tuple(m) for m in merges], fuse_unk=False, byte_fallback=False)
     tokenizer = Tokenizer(bpe)
     tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = _pre_tokenizer(pre_tokenizers, Regex)
+    tokenizer.pre_tokenizer = _pre_tokenizer()
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.add_special_tokens([AddedToken(t, normalized=False, special=True) for t in SPECIAL_TOKENS])
@@ -187,7 +185,7 @@ def _tokenizer_config(added: dict[str, int]) -> dict:
 # turn, one <|vision_start|><|image_pad|><|vision_end|> per image, <tool_call> blocks for
 # assistant tool calls, consecutive tool messages grouped into one user turn of <tool_response>
 # blocks, and "<|im_start|>assistant\n" as the generation prompt. Rendered by transformers and by
-# model/chat.py with trim_blocks and lstrip_blocks on.
+# model/inputs/chat_template.py with trim_blocks and lstrip_blocks on.
 CHAT_TEMPLATE = r"""{%- set pictures = namespace(n=0) %}
 {%- set clips = namespace(n=0) %}
 {%- macro content_text(content, count_media) %}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.lenient_json import JSONSyntaxError, MAX_DEPTH, loads, read_value
+from actions.lenient_json import MAX_DEPTH, JSONSyntaxError, loads, read_value
 
 
 @pytest.mark.parametrize(

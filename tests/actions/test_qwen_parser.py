@@ -6,7 +6,6 @@ import pytest
 from actions import ParseError, parse
 
 
-
 def tool_call(arguments: str) -> str:
     """A well-formed Qwen3-VL tool call around an arguments JSON text."""
     return f'<tool_call>\n{{"name": "computer_use", "arguments": {arguments}}}\n</tool_call>'

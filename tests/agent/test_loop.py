@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from actions import DryRunExecutor, FailSafeTriggered, ScreenGeometry
+from agent.errors import PolicyUnavailable
 from agent.loop import LoopConfig, run_loop
 from agent.policies.base import Reply
 from agent.policies.profiles import PROFILES
@@ -21,8 +22,6 @@ from agent.policies.replay import ReplayPolicy
 from agent.policies.scripted import ScriptedPolicy
 from agent.trace import RunMeta, TraceWriter, new_run_id, now_iso, read_run
 from tests.helpers import REPO
-from agent.errors import PolicyUnavailable
-
 
 
 def call(arguments: dict) -> str:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from agent.policies.base import Reply
+from agent.errors import PolicyUnavailable, SettingsError
 from agent.policies import build, names
+from agent.policies.base import Reply
 from agent.run import Heartbeat
 from agent.settings import DEFAULT_MAX_PIXELS, PolicySettings, RunSettings
 from agent.tasks import load_task
 from tests.helpers import REPO
-from agent.errors import PolicyUnavailable, SettingsError
 
 TASK = load_task(REPO / "tasks/open_settings.yaml")
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.trace import list_runs, read_run
-from tests.terminal import sigint_as_in_a_terminal
-from tests.helpers import REPO
 from agent.errors import RunSetupError
+from agent.trace import list_runs, read_run
+from tests.helpers import REPO
+from tests.terminal import sigint_as_in_a_terminal
 
 TASKS = sorted((REPO / "tasks").glob("*.yaml"))
 NEEDS_DESKTOP = pytest.mark.skipif(

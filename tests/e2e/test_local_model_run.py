@@ -1,7 +1,6 @@
 """`agent run` with the local Qwen3-VL policy on a tiny random checkpoint, in a real sandbox."""
 from __future__ import annotations
 
-
 import pytest
 
 from agent.trace import list_runs, read_run

@@ -17,6 +17,7 @@ from typing import Callable
 
 import pytest
 import yaml
+
 from tests.helpers import REPO
 
 TASKS = REPO / "tasks"

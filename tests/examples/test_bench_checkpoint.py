@@ -3,15 +3,11 @@ runs on our very (plain) tensors, and refuses packed ones."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
-
-from tests.model.real_files import REPO
-
-
 from bench_checkpoint import cached_random_checkpoint, reduced_config, reference_on_shared_weights  # noqa: E402
+
 
 REAL_SHAPE = {"text_config": {"num_hidden_layers": 28}, "vision_config": {"depth": 24, "deepstack_visual_indexes": [5, 11, 17]}}
 

@@ -1,14 +1,11 @@
 """Device/dtype resolution and the benchmark's table arithmetic (no timing asserted)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from model.load.device import resolve_device_dtype
-
 
 
 def test_auto_picks_cpu_float32_without_cuda():

@@ -4,12 +4,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
+import gpu_check  # examples/bench/ is on pytest's pythonpath (pyproject.toml)
 import pytest
 import torch
 
-import gpu_check  # examples/bench/ is on pytest's pythonpath (pyproject.toml)
 from tests.helpers import REPO
 
 

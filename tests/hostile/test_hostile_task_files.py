@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.tasks.yaml_reader import MAX_TASK_BYTES
+from agent.errors import TaskError
 from agent.tasks import load_task
 from agent.tasks.validate import UNCHECKABLE
+from agent.tasks.yaml_reader import MAX_TASK_BYTES
 from tests.helpers import REPO
-from agent.errors import TaskError
 
 GOOD = (REPO / "tasks" / "open_settings.yaml").read_bytes()
 SHIPPED = [p.read_bytes() for p in sorted((REPO / "tasks").glob("*.yaml"))]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+
 from tests.helpers import REPO
 
 FAKE_APT = """#!/bin/bash

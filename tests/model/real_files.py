@@ -6,10 +6,10 @@ CI runs in a fresh clone with a copy of shared/ beside it, so the files are at
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tests.helpers import REPO
 
 REAL_2B = REPO.parent / "shared" / "checkpoints" / "qwen3-vl-2b-instruct"

@@ -16,13 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from model.errors import LoadError
 from typer.testing import CliRunner
 
 from agent.cli import app
 from tests.helpers import REPO
-
 
 
 def _edit_json(name: str, change):

@@ -10,11 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.runtime.generate import generate
 from model.load.generation_config import GenerationConfig
 from model.load.loader import from_pretrained
 from model.nn.positions import image_token_count, mrope_positions
-from model.runtime.session import Session
+from model.runtime.session import Session, generate
 from model.runtime.vision_guard import vision_token_ids
 
 PRESETS = ["hf_test", "merge2", "tied"]

@@ -10,12 +10,11 @@ About 2 GiB per model (the 151,936 x 2048 embedding alone is 1.2 GiB in float32)
 """
 from __future__ import annotations
 
-import sys
 
 import pytest
 import torch
 
-from tests.model.real_files import REAL_2B, REPO, needs_real_files, screenshot
+from tests.model.real_files import REAL_2B, needs_real_files, screenshot
 
 pytestmark = needs_real_files
 TEXT_LAYERS, VISION_DEPTH, NEW_TOKENS = 2, 3, 32

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from model.inputs.video import Clip, VideoConfig, preprocess_video
 from model.load.generation_config import GenerationConfig
 from model.load.loader import from_pretrained
 from model.nn.positions import mrope_positions
 from model.runtime.session import Session
-from model.inputs.video import Clip, VideoConfig, preprocess_video
 from model.runtime.vision_guard import vision_token_ids
 
 VIDEO_CONFIG = {"size": {"shortest_edge": 4096, "longest_edge": 32768}, "patch_size": 16, "temporal_patch_size": 2,
@@ -75,6 +75,8 @@ def test_prompt_places_each_frame_group_after_its_timestamp(pair):
     text = ours.tokenizer.decode(prompt.input_ids)
     for seconds in ("0.3", "1.3", "2.3"):  # frames (0, 2), (3, 5), (6, 8) of a 9-frame clip at 3 fps
         assert f"<{seconds} seconds><|vision_start|><|video_pad|>" in text
+    # the template's wrapper around the video is replaced whole: one start/end pair per group, none around them
+    assert text.count("<|vision_start|>") == text.count("<|vision_end|>") == 1 + video.groups
 
 
 def test_positions_equal_get_rope_index(pair):

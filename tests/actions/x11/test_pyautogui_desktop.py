@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pytest
 
 from actions import CoordinateError, FailSafeTriggered, action_from_dict
-
 from tests.actions.x11.desktop_harness import start_desktop, wait_for
 
 pytestmark = pytest.mark.desktop

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from actions import action_from_dict
-
 from tests.actions.x11.desktop_harness import find_window, wait_for, wait_until_drawn
 
 pytestmark = pytest.mark.desktop

@@ -16,10 +16,9 @@ from agent.bench.progress import Progress
 from agent.bench.results import read_bench
 from agent.bench.runner import BenchOptions, run_bench
 from agent.bench.suite import folder_suite, load_suite
-from agent.policies.base import Reply
 from agent.policies import POLICIES, PolicyEntry
-from agent.settings import PolicySettings
-from agent.settings import RunSettings
+from agent.policies.base import Reply
+from agent.settings import PolicySettings, RunSettings
 from agent.trace import list_runs, read_run
 from tests.helpers import REPO, WAIT, task_copy
 

@@ -9,9 +9,9 @@ import pytest
 
 from agent.bench.compare import compare, merge
 from agent.bench.results import BenchRecord, BenchWriter, RunEntry, read_bench
-from agent.bench.summary import pass_at_k, bench_summary, summary_lines
-from tests.helpers import REPO
+from agent.bench.summary import bench_summary, pass_at_k, summary_lines
 from agent.errors import BenchError
+from tests.helpers import REPO
 
 
 def entry(task: str, repeat: int, status: str, steps: int = 3, seconds: float = 2.0, run_dir: str | None = None):

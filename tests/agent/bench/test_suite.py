@@ -11,8 +11,8 @@ import yaml
 from agent.bench.plan import parse_shard, plan_jobs, still_to_do
 from agent.bench.results import RunEntry
 from agent.bench.suite import folder_suite, load_bench_input, load_suite, load_tasks
-from tests.helpers import REPO, task_copy
 from agent.errors import ShardError, SuiteError
+from tests.helpers import REPO, task_copy
 
 
 def write_suite(folder: Path, **data) -> Path:

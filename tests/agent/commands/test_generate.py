@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.helpers import REPO
 
+from tests.helpers import REPO
 
 
 def _agent(*args: str) -> subprocess.CompletedProcess:
@@ -28,8 +28,8 @@ def screenshot(tmp_path_factory) -> Path:
 
 
 def test_json_output_with_an_image(tiny_checkpoint, merge2_loaded, screenshot):
-    from model.runtime.generate import generate
     from model.load.generation_config import GenerationConfig
+    from model.runtime.session import generate
 
     folder = tiny_checkpoint("merge2")
     done = _agent("--model", str(folder), "--image", str(screenshot), "--prompt", "What is on screen?",

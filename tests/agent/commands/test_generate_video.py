@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tests.helpers import REPO
 
 VIDEO_CONFIG = {"size": {"shortest_edge": 4096, "longest_edge": 32768}, "patch_size": 16, "temporal_patch_size": 2,
@@ -47,9 +48,9 @@ def frame_folder(tmp_path_factory, frames) -> Path:
 
 
 def _expected(checkpoint: Path, clip, prompt: str, tokens: int) -> list[int]:
-    from model.runtime.generate import generate
     from model.load.generation_config import GenerationConfig
     from model.load.loader import from_pretrained
+    from model.runtime.session import generate
 
     loaded = from_pretrained(str(checkpoint), dtype="float32", device="cpu")
     reply = generate(loaded, prompt, config=GenerationConfig(max_new_tokens=tokens), videos=[clip])

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.desktop.user import DesktopUser
-from agent.desktop.display import live_display_env
 from agent.desktop import Sandbox
+from agent.desktop.display import live_display_env
+from agent.desktop.user import DesktopUser
+from agent.errors import DisplayError, SandboxError
 from agent.tasks import SandboxSpec
 from tests.terminal import sigint_as_in_a_terminal
-from agent.errors import DisplayError, SandboxError
-
 
 
 def _alive(pid: int) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from actions import DryRunExecutor, ScreenGeometry, parse
+from agent.errors import PolicyUnavailable
 from agent.loop import LoopConfig, run_loop
 from agent.policies.base import Observation, Turn
 from agent.policies.http import HttpPolicy
@@ -17,7 +18,6 @@ from agent.policies.http_client import RetryPolicy
 from agent.policies.prompt import conversation_tools
 from agent.trace import RunMeta, TraceWriter, new_run_id, now_iso, read_run
 from tests.agent.policies.fake_server import Answer, Script, fake_server, free_port_nobody_listens_on
-from agent.errors import PolicyUnavailable
 
 VLLM = json.loads((Path(__file__).resolve().parent / "vllm_responses.json").read_text())
 SCREEN = (1280, 800)

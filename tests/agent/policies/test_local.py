@@ -9,12 +9,12 @@ import sys
 import pytest
 
 from actions.coords import ScreenGeometry
+from agent.errors import PolicyUnavailable
 from agent.policies.base import Observation, Turn
 from agent.policies.local import LocalPolicy
 from agent.policies.prompt import computer_use_tool
 from tests.helpers import REPO
 from tests.model.runtime.session_helpers import screenshot
-from agent.errors import PolicyUnavailable
 
 STEPS = 5
 
@@ -60,6 +60,8 @@ def test_start_begins_a_new_conversation(ours):
     prompt = ours.tokenizer.decode(policy.session.render().input_ids)
     assert "second task" in prompt and "first task" not in prompt
     assert first["images"] == 1
+    assert first["cached_tokens"] == 0  # a new KV cache, but the shared encoder cache holds the first task's screenshot
+    assert (first["images_encoded"], first["images_from_cache"]) == (0, 1)
 
 
 def test_missing_folder_names_the_alternatives(tmp_path):

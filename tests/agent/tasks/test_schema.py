@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from agent.errors import TaskError
 from agent.tasks import expand, load_task, resolve_path, task_from_data, validate_paths
 from agent.tasks.checks import CommandCheck, FileCheck, WindowCheck
 from agent.tasks.validate import reference_problems
 from tests.helpers import REPO
-from agent.errors import TaskError
 
 TASKS = REPO / "tasks"
 

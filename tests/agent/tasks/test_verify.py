@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.tasks import run_checks
 from agent.desktop import Sandbox
-from agent.tasks import CheckSpec, SandboxSpec
+from agent.tasks import CheckSpec, SandboxSpec, run_checks
 
 
 def spec(*items, mode="all"):

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app as cli
-from agent.viewer.app import ViewerApp, resolve_target
 from agent.errors import NotARunError
+from agent.viewer.app import ViewerApp, resolve_target
 from agent.viewer.halfblock import HalfBlockImage
 from agent.viewer.nav_table import NavTable
 from agent.viewer.runs_screen import RunsScreen

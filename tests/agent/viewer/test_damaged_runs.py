@@ -12,18 +12,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from agent.report.run_report import render_report, write_report
 from agent.trace import read_run
-from agent.trace.reader import step_problems
 from agent.trace.damage import screenshot_file, writer_identity, writer_state
 from agent.trace.drawing import load_annotated
+from agent.trace.reader import step_problems
+from agent.trace.summary import run_summary, step_summary
 from agent.viewer.follow import RunFollower
-from agent.report.run_report import render_report, write_report
 from agent.viewer.run_screen import RunScreen
 from agent.viewer.runs_screen import load_summaries
 from agent.viewer.step_detail import PAGE_CHARS, run_header, step_detail
-from agent.trace.summary import step_summary, run_summary
-from tests.agent.viewer.pilot_helpers import plain, step_rows, wait_until
 from tests.agent.trace.recorded_runs import success_run, written_by_dead_process
+from tests.agent.viewer.pilot_helpers import plain, step_rows, wait_until
 
 HUGE_OUTPUT_CHARS = 20_000_000
 

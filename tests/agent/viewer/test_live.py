@@ -9,8 +9,8 @@ import pytest
 from agent.trace import RunResult, TraceWriter
 from agent.viewer.app import QUIT_CONFIRM_S, LiveRunApp, after_words, run_with_viewer
 from agent.viewer.run_screen import RunScreen
-from tests.agent.viewer.pilot_helpers import plain, step_rows, wait_until
 from tests.agent.trace.recorded_runs import meta, step
+from tests.agent.viewer.pilot_helpers import plain, step_rows, wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -1,18 +1,19 @@
-"""model/chat.py: prompt ids equal transformers' Qwen3VLProcessor output for the tiny checkpoint files."""
+"""model/inputs/chat.py and chat_template.py: prompt ids equal transformers' Qwen3VLProcessor output for the
+tiny checkpoint files."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from model.inputs.chat import encode_chat, expand_image_pads, message_images, render_chat, template_data
-from model.inputs.image import ProcessorConfig
 from model.errors import ChatTemplateError, TokenizerError
+from model.inputs.chat import encode_chat, expand_image_pads, message_images
+from model.inputs.chat_template import render_chat, template_data
+from model.inputs.image import ProcessorConfig
+from model.inputs.tokenizer import Tokenizer
 from model.testing.tiny_tokenizer import write_tiny_tokenizer
 from tests.helpers import REPO
-from model.inputs.tokenizer import Tokenizer
 
 TOOL_FILE = REPO / "agent" / "data" / "computer_use_tool.json"
 PREPROCESSOR = {

@@ -5,9 +5,9 @@ import unicodedata
 
 import pytest
 
-from model.testing.tiny_tokenizer import CHAT_TEMPLATE, write_tiny_tokenizer
 from model.errors import TokenizerError
 from model.inputs.tokenizer import Tokenizer, load_chat_template, require_chat_template
+from model.testing.tiny_tokenizer import CHAT_TEMPLATE, write_tiny_tokenizer
 
 TEXTS = [
     "Hello world",

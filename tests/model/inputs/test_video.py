@@ -1,4 +1,4 @@
-"""model/video.py and model/video_io.py: frame sampling, timestamps, the clip's pixel budget, patch
+"""model/inputs/video.py and video_io.py: frame sampling, timestamps, the clip's pixel budget, patch
 layout, reading files (PyAV) and folders, and the errors a user sees."""
 from __future__ import annotations
 
@@ -9,9 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from model.inputs.video import (Clip, VideoConfig, group_timestamps, patchify_frames, preprocess_video, resize_frames,
-                         sample_indices, timestamp_text, video_config_for, video_smart_resize)
-from model.inputs.video_io import VideoReadError, natural_key, read_video
+from model.errors import VideoReadError
+from model.inputs.video import (
+    Clip,
+    VideoConfig,
+    group_timestamps,
+    patchify_frames,
+    preprocess_video,
+    resize_frames,
+    sample_indices,
+    timestamp_text,
+    video_config_for,
+    video_smart_resize,
+)
+from model.inputs.video_io import natural_key, read_video
 
 # video_preprocessor_config.json of Qwen/Qwen3-VL-2B-Instruct, as shipped.
 QWEN3_VL_2B_VIDEO_CONFIG = {

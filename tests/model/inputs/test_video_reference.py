@@ -1,7 +1,7 @@
 """Video prompts equal transformers' Qwen3VLProcessor + Qwen3VLVideoProcessor: token ids (timestamps and
 pads), pixel_values_videos, video_grid_thw, and the image inputs beside them, for several clips.
 
-The reference runs in a child process (tests/model/video_reference.py) with the test-only torchvision
+The reference runs in a child process (tests/model/inputs/video_reference.py) with the test-only torchvision
 that install.sh puts in .venv/reference-torchvision; see that script for why it lives apart.
 """
 from __future__ import annotations
@@ -19,14 +19,16 @@ import torch
 
 from model.inputs.chat import encode_chat
 from model.inputs.image import ProcessorConfig
-from model.testing.tiny_tokenizer import write_tiny_tokenizer
 from model.inputs.tokenizer import Tokenizer
 from model.inputs.video import Clip, VideoConfig, preprocess_video
+from model.testing.tiny_tokenizer import write_tiny_tokenizer
+from tests.helpers import REPO
+from tests.model.real_files import REAL_2B
 
 HERE = Path(__file__).resolve().parent
-REFERENCE_TORCHVISION = HERE.parents[1] / ".venv" / "reference-torchvision"
+REFERENCE_TORCHVISION = REPO / ".venv" / "reference-torchvision"
 # The real checkpoint's files without weights, in shared/ beside the repository (developers and CI).
-QWEN3_VL_2B = HERE.parents[2] / "shared" / "checkpoints" / "qwen3-vl-2b-instruct"
+QWEN3_VL_2B = REAL_2B
 IMAGE_CONFIG = {"image_processor_type": "Qwen2VLImageProcessor", "processor_class": "Qwen3VLProcessor",
                 "patch_size": 16, "temporal_patch_size": 2, "merge_size": 2, "image_mean": [0.5, 0.5, 0.5],
                 "image_std": [0.5, 0.5, 0.5], "size": {"shortest_edge": 4096, "longest_edge": 65536}}
@@ -68,7 +70,7 @@ def folder(tmp_path_factory):
 def run_reference(folder: Path, cases: list, work: Path) -> list[dict]:
     """transformers' outputs for `cases` on the checkpoint files in `folder`, from one child process."""
     torch.save([{"content": parts, "cap": cap} for parts, cap in cases], work / "cases.pt")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REFERENCE_TORCHVISION), str(HERE.parents[1])])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REFERENCE_TORCHVISION), str(REPO)])}
     done = subprocess.run([sys.executable, str(HERE / "video_reference.py"), str(folder), str(work / "cases.pt"),
                            str(work / "out.pt")], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -9,8 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from model.errors import CheckpointError
 from model.load.experts import stored_transposed
-from model.load.loader import CheckpointError, from_pretrained
+from model.load.loader import from_pretrained
 from model.testing.tiny import EXPERT_LAYOUTS
 
 LAYER0 = "model.language_model.layers.0.mlp.experts"

@@ -12,11 +12,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from model.errors import CheckpointError
 from model.load.config import load_config
-from model.load.loader import CheckpointError, build_model, from_pretrained, rename_key
+from model.load.loader import build_model, from_pretrained, rename_key
 from model.nn.positions import mrope_positions
 from tests.helpers import REPO
-
 
 
 def _copy(folder: Path, tmp_path: Path) -> Path:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.load.config import Qwen3VLConfig, load_config
 from model.errors import LoadError
 from model.inputs.tokenizer import Tokenizer
+from model.load.config import Qwen3VLConfig, load_config
 
 JSON_LEAF = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
                       st.text(max_size=8))

@@ -22,12 +22,12 @@ def reference():
 def bundle():
     """Our loaded-model bundle of the real files around a weightless (meta-device) model: everything a
     Session needs to render prompts, nothing it needs to compute."""
+    from model.inputs.image import ProcessorConfig
+    from model.inputs.tokenizer import Tokenizer
     from model.load.config import load_config
     from model.load.generation_config import load_generation_defaults
     from model.load.loaded import LoadedModel
-    from model.inputs.image import ProcessorConfig
     from model.nn.qwen3vl import Qwen3VL
-    from model.inputs.tokenizer import Tokenizer
 
     with torch.device("meta"):
         model = Qwen3VL(load_config(REAL_2B))
@@ -124,7 +124,7 @@ def _messages_for_transformers(session, screens, instruction):
                 content.append({"type": "text", "text": part})
                 continue
             entry, screen = next(images)
-            content.append({"type": "text", "text": session.history.marker} if entry.dropped
+            content.append({"type": "text", "text": session.settings.history.marker} if entry.dropped
                            else {"type": "image", "image": screen})
         messages.append({"role": "user", "content": content})
     return messages
@@ -136,7 +136,7 @@ def _drop_per_policy(session) -> None:
 
     images = session.conversation.images()
     flags = [not image.dropped for image in images]
-    for index in drop_oldest(flags, session.history.images_to_drop(sum(flags))):
+    for index in drop_oldest(flags, session.settings.history.images_to_drop(sum(flags))):
         images[index].dropped = True
 
 

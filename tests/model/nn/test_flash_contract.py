@@ -15,8 +15,8 @@ import types
 import pytest
 import torch
 
-from model.nn.attention import Attention
 from model.load.loader import from_pretrained
+from model.nn.attention import Attention
 from model.nn.positions import mrope_positions
 
 

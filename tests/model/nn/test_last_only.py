@@ -10,9 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.runtime.generate import image_starts
 from model.load.loader import from_pretrained
-from model.nn.positions import image_token_count, mrope_positions
+from model.nn.positions import image_starts, image_token_count, mrope_positions
 
 
 def _image_prompt(model, grid=(1, 4, 6), seed=5):

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.load.config import ConfigError, TextConfig, is_moe_config, parse_config
+from model.errors import ConfigError
+from model.load.config import TextConfig, is_moe_config, parse_config
 from model.nn.moe import SparseMoeBlock, route
 
 

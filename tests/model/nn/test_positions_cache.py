@@ -4,9 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.runtime.generate import image_starts
 from model.nn.kv_cache import KVCache
-from model.nn.positions import image_token_count, mrope_positions
+from model.nn.positions import image_starts, image_token_count, mrope_positions
 
 PAD = 99
 

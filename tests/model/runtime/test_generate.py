@@ -7,12 +7,12 @@ import json
 import pytest
 import torch
 
-from model.runtime.generate import decode_loop, generate
 from model.load.generation_config import GenerationConfig, load_generation_defaults
 from model.load.loader import from_pretrained
 from model.nn.packed_linear import PackedLinear
+from model.runtime.decode import decode_loop
 from model.runtime.sampling import filter_logits, sample_next
-from model.runtime.session import Session
+from model.runtime.session import Session, generate
 from model.runtime.streaming import TextStream
 from model.runtime.vision_guard import vision_token_ids
 
@@ -112,8 +112,9 @@ def test_generate_is_a_one_turn_session(merge2_loaded):
     assert reply.counters.prompt_tokens == turn.counters.prompt_tokens
     assert (reply.counters.images, reply.counters.images_encoded) == (1, 1)
     # the MRoPE cursor has one owner, the ledger, which covers exactly what the KV cache holds
-    assert len(session.ledger) == session.cache.length == turn.counters.prompt_tokens + len(turn.token_ids) - 1
-    assert not hasattr(session.cache, "cursor")
+    assert session.kv_tokens == len(session._ledger) == session._cache.length
+    assert session.kv_tokens == turn.counters.prompt_tokens + len(turn.token_ids) - 1
+    assert not hasattr(session._cache, "cursor")
 
 
 def test_single_turn_replies_never_contain_vision_placeholders(tiny_checkpoint):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.runtime.history import HistoryPolicy
 from model.load.loader import from_pretrained
+from model.runtime.history import HistoryPolicy
 from model.runtime.session import Session
 from model.runtime.vision_guard import vision_token_ids
 from tests.e2e.test_cli_runs import NEEDS_DESKTOP, agent

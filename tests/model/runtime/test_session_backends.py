@@ -15,8 +15,8 @@ import model.nn.attention as attention
 from model.load.loader import from_pretrained
 from model.runtime.session import Session
 from model.runtime.vision_guard import vision_token_ids
-from tests.model.runtime.session_helpers import SIZES, reference_greedy, reference_logits, screenshot
 from tests.model.nn.test_flash_contract import flash_attn_varlen_func, flash_attn_with_kvcache
+from tests.model.runtime.session_helpers import SIZES, reference_greedy, reference_logits, screenshot
 
 TURNS = 3
 NEW_TOKENS = 5

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from model.errors import KVBudgetError
 from model.runtime.history import HistoryPolicy
-from model.runtime.session import KVBudgetError, Session
+from model.runtime.session import Session
 from model.runtime.vision_guard import NoVisionTokens, vision_token_ids
 from tests.model.runtime.session_helpers import SIZES, reference_greedy, reference_logits, screenshot
 

@@ -1,18 +1,16 @@
-"""Generation: the decode loop every path shares, and single-turn generation as a one-turn Session.
+"""The decode loop every generation path shares: sample, feed back, stop.
 
-There is one way to run a prompt: `model.session.Session` renders it through the chat template,
-prefills what its KV cache does not hold and calls `decode_loop`, which masks vision placeholders out
-of the reply. `generate` is that path for a conversation of one user turn.
-
-After decode_loop returns, the cache holds every generated token except the last one (the stop
-token, or the final token at max_new_tokens): it was sampled but never fed back. The rotary cursor is
-not returned: the session's ledger records it for every cached token.
+A Session prefills the prompt and calls `decode_loop` with the logits of the prompt's last token;
+the loop samples a token, feeds it at the next rotary position and repeats until a stop id, a stop
+string or max_new_tokens. When it returns, the KV cache holds every generated token except the last
+one (the stop token, or the final token at max_new_tokens): it was sampled but never fed back. The
+rotary cursor is not returned: the session's ledger records it for every cached token.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import Callable, Literal
 
 import torch
 
@@ -20,13 +18,6 @@ from model.load.generation_config import GenerationConfig
 from model.nn.kv_cache import KVCache
 from model.runtime.sampling import make_generator, sample_next
 from model.runtime.streaming import TextStream
-
-if TYPE_CHECKING:
-    from PIL.Image import Image
-
-    from model.load.loaded import LoadedModel
-    from model.runtime.session import SessionReply
-    from model.inputs.video import Clip
 
 OnToken = Callable[[int, str], None]  # (token id, text that became final with it)
 StopReason = Literal["stop_token", "stop_string", "max_new_tokens"]
@@ -40,17 +31,6 @@ class GenerationResult:
     text: str  # decoded text without special tokens, cut before a matched stop string
     stop_reason: StopReason
     timings: dict[str, float] = field(default_factory=dict)  # decode seconds and tokens/s
-
-
-def image_starts(input_ids: torch.Tensor, image_token_id: int) -> list[int]:
-    """Index where each run of image pad tokens begins, in order."""
-    is_pad = (input_ids == image_token_id).tolist()
-    return [i for i, pad in enumerate(is_pad) if pad and (i == 0 or not is_pad[i - 1])]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.inference_mode()
@@ -82,7 +62,7 @@ def decode_loop(model, cache: KVCache, first_logits: torch.Tensor, cursor: int, 
         positions = torch.full((3, 1), cursor, dtype=torch.long)
         logits = model(torch.tensor([token]), positions, cache)[-1]
         cursor += 1
-    _sync(model.device)
+    sync(model.device)
     elapsed = time.perf_counter() - started
     tail = stream.flush()
     if tail and on_token is not None:
@@ -92,15 +72,7 @@ def decode_loop(model, cache: KVCache, first_logits: torch.Tensor, cursor: int, 
     return GenerationResult(token_ids=list(stream.ids), text=stream.text, stop_reason=reason, timings=timings)
 
 
-def generate(loaded: "LoadedModel", prompt: str, images: Sequence["Image"] = (),
-             config: GenerationConfig | None = None, on_token: OnToken | None = None, *,
-             system: str | None = None, max_pixels: int | None = None,
-             videos: Sequence["Clip"] = ()) -> "SessionReply":
-    """One user turn (images first, then videos, then `prompt`) through the chat template, answered by
-    a one-turn Session. `config` defaults to the checkpoint's generation_config.json; images are resized
-    to the checkpoint's pixel budget unless `max_pixels` is given, videos per its video settings."""
-    from model.runtime.session import Session
-
-    session = Session(loaded, system=system, max_pixels=max_pixels)
-    session.add_user(prompt, images=images, videos=videos)
-    return session.generate(config, on_token)
+def sync(device: torch.device | None) -> None:
+    """Wait for queued GPU work so timings measure it (no-op on CPU)."""
+    if getattr(device, "type", None) == "cuda":
+        torch.cuda.synchronize(device)

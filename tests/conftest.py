@@ -43,12 +43,17 @@ def tiny_checkpoint(tmp_path_factory):
     return build
 
 
+def load_cpu_float32(folder: Path):
+    """Our LoadedModel of a checkpoint folder on the CPU in float32 (torch loads only when a test needs it)."""
+    from model import from_pretrained
+
+    return from_pretrained(str(folder), device="cpu", dtype="float32")
+
+
 @pytest.fixture(scope="session")
 def merge2_loaded(tiny_checkpoint):
     """The "merge2" tiny checkpoint loaded by us (float32, CPU): model, tokenizer, processor, defaults."""
-    from model.load.loader import from_pretrained
-
-    return from_pretrained(tiny_checkpoint("merge2"), device="cpu", dtype="float32")
+    return load_cpu_float32(tiny_checkpoint("merge2"))
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +71,7 @@ def session_checkpoint(tiny_checkpoint) -> Path:
 @pytest.fixture(scope="session")
 def ours(session_checkpoint):
     """Our model on session_checkpoint, CPU, float32 (a LoadedModel)."""
-    from model.load.loader import from_pretrained
-
-    return from_pretrained(str(session_checkpoint), dtype="float32", device="cpu")
+    return load_cpu_float32(session_checkpoint)
 
 
 @pytest.fixture(scope="session")
@@ -89,9 +92,7 @@ def serve_checkpoint(tiny_checkpoint) -> Path:
 @pytest.fixture(scope="session")
 def loaded(serve_checkpoint):
     """Our model on serve_checkpoint, CPU, float32 (a LoadedModel)."""
-    from model.load.loader import from_pretrained
-
-    return from_pretrained(str(serve_checkpoint), dtype="float32", device="cpu")
+    return load_cpu_float32(serve_checkpoint)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@
 chat template, preprocessor; e.g. ../shared/checkpoints/qwen3-vl-2b-instruct), optionally cuts the
 depth of both towers, and writes random weights beside copies of those files, once: later runs find the
 folder under the cache root and reuse it. Weights are stored in bfloat16 (half the disk) and created
-one tensor at a time (never the whole model in float32 at once), with model.tiny's value rules.
+one tensor at a time (never the whole model in float32 at once), with model.testing.tiny's value rules.
 
 `reference_on_shared_weights` builds transformers' Qwen3VLForConditionalGeneration whose parameters
 *are* our model's tensors (views, no copy). It needs our plain weights: build ours with pack=False,
@@ -68,7 +68,7 @@ def cached_random_checkpoint(source: Path = REAL_2B_FILES, cache_root: Path = DE
 
 
 class _OneTensor:
-    """Lets model.tiny.randomize_ fill a single named tensor (its value rules live there, once)."""
+    """Lets model.testing.tiny.randomize_ fill a single named tensor (its value rules live there, once)."""
 
     def __init__(self, name: str, tensor: torch.Tensor):
         self.name, self.tensor = name, tensor
@@ -117,7 +117,7 @@ def _write_random_weights(folder: Path, config: dict, seed: int) -> None:
 
 def reference_on_shared_weights(ours, folder: Path):
     """transformers.Qwen3VLForConditionalGeneration (Qwen3VLMoe... for a MoE checkpoint; SDPA attention)
-    whose every parameter is a view of `ours`' (a model.qwen3vl.Qwen3VL loaded from `folder`) tensor of
+    whose every parameter is a view of `ours`' (a model.nn.qwen3vl.Qwen3VL loaded from `folder`) tensor of
     the same checkpoint name."""
     from model.load.loader import rename_key
     from model.testing.tiny import transformers_classes

@@ -1,13 +1,13 @@
 """Benchmark our Qwen3-VL module against transformers in the same process.
 
 Configurations (--config):
-  bench  the CPU-sized random checkpoint of model/tiny.py (text hidden 512 x 4 layers, vision hidden
+  bench  the CPU-sized random checkpoint of model/testing/tiny.py (text hidden 512 x 4 layers, vision hidden
          256 x 4 blocks), one 1280x800 image (1000 image tokens), 7 repeats, 32 decode tokens.
   2b     the real Qwen3-VL-2B shape (text 2048 x 28 layers, vision 1024 x 24 blocks, vocabulary 151,936)
          from the checkpoint's own files without weights (../shared/checkpoints/qwen3-vl-2b-instruct,
          or --files); random weights are written once under ~/.cache and reused. --text-layers and
          --vision-depth cut the depth (for profiling); defaults: one 640x400 image, 5 repeats, 16 tokens.
-  moe    the CPU-sized Mixture-of-Experts checkpoint "bench_moe" of model/tiny.py ("bench"'s towers, 16
+  moe    the CPU-sized Mixture-of-Experts checkpoint "bench_moe" of model/testing/tiny.py ("bench"'s towers, 16
          experts of width 384, top 4, in every layer) against Qwen3VLMoeForConditionalGeneration.
 
 Stages: vision encoding of the image, prefill of the whole prompt (image features precomputed, logits of
@@ -16,7 +16,7 @@ every run). Both sides decode with a plain forward loop (no sampling or streamin
 is warmed up, then run --repeats times interleaved with the reference (alternating order, so load from
 other processes on a shared machine hits both alike); the table shows medians and the ratio of the best
 runs. The reference's parameters are views of our plain weights, so both run exactly the same
-weights, device and dtype; on CPU ours then packs its linear weights for oneDNN (model/packed_linear.py),
+weights, device and dtype; on CPU ours then packs its linear weights for oneDNN (model/nn/packed_linear.py),
 so two copies of those are in memory (one plain for the reference, one packed for ours). Peak memory is the process's resident-set high-water mark
 while both ran (Linux: /proc/self/status, reset through /proc/self/clear_refs after loading each
 dtype), or the peak allocated device memory on CUDA.
@@ -46,7 +46,7 @@ DEFAULTS = {
     "2b": {"image": "640x400", "repeats": 5, "decode_tokens": 16, "dtypes": "float32,bfloat16"},
     "moe": {"image": "1280x800", "repeats": 7, "decode_tokens": 32, "dtypes": "float32"},
 }
-TINY_PRESETS = {"bench": "bench", "moe": "bench_moe"}  # --config -> model/tiny.py preset
+TINY_PRESETS = {"bench": "bench", "moe": "bench_moe"}  # --config -> model/testing/tiny.py preset
 STAGES = ("vision", "prefill", "decode")
 
 

@@ -3,9 +3,9 @@
 A desktop agent sends one new screenshot per step on top of a growing conversation. Each turn this
 script adds a synthetic 1280x800 screenshot (different every turn) and generates a fixed number of
 tokens (greedy, stop tokens ignored) two ways, in the same process and on the same random
-"bench" checkpoint (model/tiny.py):
+"bench" checkpoint (model/testing/tiny.py):
 
-  ours       model.session.Session: reuses the KV cache of everything already seen, encodes only the
+  ours       model.Session: reuses the KV cache of everything already seen, encodes only the
              new screenshot, prefills only the new tokens.
   reference  what peers do with transformers: preprocess every screenshot of the conversation, then
              Qwen3VLForConditionalGeneration.generate on the full prompt (every image re-encoded,
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-images", type=int, default=5,
                         help="screenshots always kept in the conversation (0: all); the reference sees the same ones")
     parser.add_argument("--drop-chunk", type=int, default=5, help="screenshots dropped at once by the history policy")
-    parser.add_argument("--preset", default="bench", help="model/tiny.py configuration (tests use a smaller one)")
+    parser.add_argument("--preset", default="bench", help="model/testing/tiny.py configuration (tests use a smaller one)")
     parser.add_argument("--repeats", type=int, default=2, help="samples per turn and side; the fastest is reported")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads for both sides (0: torch's default); one thread keeps timings steady on "

@@ -3,7 +3,7 @@
 A 12-turn agent conversation goes through HTTP exactly as `agent run --policy http` sends it: the
 http policy resends the whole history every step (system turn with the computer_use tool, one new
 synthetic screenshot per turn, the newest `--history-images` kept and older ones dropped in chunks).
-Two servers run in this process on 127.0.0.1, on the same random "bench" checkpoint (model/tiny.py):
+Two servers run in this process on 127.0.0.1, on the same random "bench" checkpoint (model/testing/tiny.py):
 
   cached     `agent serve`: finds the cached conversation with the longest matching prefix and
              computes only the new turn.
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pixels", type=int, default=1280 * 800, help="the http policy's pixel budget")
     parser.add_argument("--history-images", type=int, default=3, help="screenshots kept (dropped 2 at a time)")
     parser.add_argument("--new-tokens", type=int, default=16, help="max_tokens per request (greedy)")
-    parser.add_argument("--preset", default="bench", help="model/tiny.py configuration (tests use a smaller one)")
+    parser.add_argument("--preset", default="bench", help="model/testing/tiny.py configuration (tests use a smaller one)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument("--out", type=Path, default=Path("bench_results/bench_serve.json"))
     args = parser.parse_args(argv)

@@ -6,7 +6,7 @@
    machine has ("flash" when flash-attn imports, "sdpa", and "sdpa_mask", the path CUDA takes without
    flash-attn): one single-turn `generate` and a multi-turn Session (a new screenshot per turn, the KV
    cache reused), each turn's logits and greedy tokens compared with transformers re-reading the
-   whole conversation in the same dtype. A tiny random checkpoint (model/tiny.py) is built in a
+   whole conversation in the same dtype. A tiny random checkpoint (model/testing/tiny.py) is built in a
    temporary folder: no download.
 2. The CUDA tests: `pytest -m gpu` (they skip on CPU-only machines).
 3. The full-size benchmark: `examples/bench/bench_model.py --config 2b --device cuda --dtypes bfloat16,float16`.

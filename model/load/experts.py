@@ -1,6 +1,6 @@
 """How MoE checkpoints store their experts, and how the loader turns that into our stacked weights.
 
-Our parameters (model/moe.py) are `...mlp.experts.gate_up_proj` [E, 2I, H] and `...mlp.experts.down_proj`
+Our parameters (model/nn/moe.py) are `...mlp.experts.gate_up_proj` [E, 2I, H] and `...mlp.experts.down_proj`
 [E, H, I]. Checkpoints come in three layouts:
 
     fused, as transformers 5.x saves them      gate_up_proj [E, 2I, H], down_proj [E, H, I]   (ours)

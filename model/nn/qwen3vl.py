@@ -82,7 +82,7 @@ class Qwen3VL(nn.Module):
 
     @property
     def attention_backend(self) -> str:
-        """One of model.attention.BACKENDS ("sdpa", "flash", or a forced "sdpa_mask" / "lse_split")."""
+        """One of model.nn.attention.BACKENDS ("sdpa", "flash", or a forced "sdpa_mask" / "lse_split")."""
         return self.language_model.attention.backend
 
     def set_attention_backend(self, backend: str) -> None:

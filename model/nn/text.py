@@ -1,5 +1,5 @@
 """The Qwen3 text decoder: RMSNorm, GQA attention with q/k norms and MRoPE, SwiGLU MLP (or the sparse
-expert block of MoE checkpoints, model/moe.py), DeepStack.
+expert block of MoE checkpoints, model/nn/moe.py), DeepStack.
 
 Attribute names mirror the checkpoint keys under `model.language_model.`. Batch size is 1, so hidden
 states are [T, hidden] without a batch dimension. Shapes: T new tokens, E hidden, H query heads,

@@ -258,7 +258,7 @@ def test_replay_on_your_own_task_file_records_what_it_replayed(tmp_path):
 
 
 def test_replaying_a_recording_of_another_task_warns(tmp_path):
-    from agent.commands.run import warn_if_other_task
+    from agent.commands.replay import warn_if_other_task
 
     run = recording_elsewhere(tmp_path, tmp_path / "marker")
     lines: list[str] = []
@@ -309,7 +309,7 @@ def test_duration_agrees_with_start_and_end_times(tmp_path):
 
 
 def test_a_task_file_beside_a_received_recording_needs_consent_even_under_the_current_folder(tmp_path, monkeypatch):
-    from agent.commands.run import replay_task_file
+    from agent.commands.replay import replay_task_file
 
     run = recording_elsewhere(tmp_path, tmp_path / "marker")
     beside = run.parent / "task.yaml"

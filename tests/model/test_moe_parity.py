@@ -1,6 +1,6 @@
 """Float32 parity with transformers.Qwen3VLMoeForConditionalGeneration on the same random weights.
 
-Two tiny MoE configurations (model/tiny.py): "moe" (merge 2, three DeepStack layers, 8 experts, top 2,
+Two tiny MoE configurations (model/testing/tiny.py): "moe" (merge 2, three DeepStack layers, 8 experts, top 2,
 every layer sparse) and "moe_mixed" (merge 1, one DeepStack layer, 16 experts, top 4, sparse only in
 layers 1 and 5: decoder_sparse_step 2 with layer 3 in mlp_only_layers). Both models
 load from the same folder (experts fused, as transformers 5.x saves them; the other layouts are

@@ -1,4 +1,4 @@
-"""model/processor.py against transformers' Qwen2VLImageProcessorPil (patch 16, merge 2, mean/std 0.5)."""
+"""model/inputs/image.py against transformers' Qwen2VLImageProcessorPil (patch 16, merge 2, mean/std 0.5)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""model/tokenizer.py and model/tiny_tokenizer.py, checked against transformers' AutoTokenizer."""
+"""model/inputs/tokenizer.py and model/testing/tiny_tokenizer.py, checked against transformers' AutoTokenizer."""
 
 import json
 import unicodedata

@@ -4,7 +4,7 @@ flash-attn only runs on CUDA, so the real kernels are exercised by the GPU tests
 pin down our side of the interface everywhere: the stand-in below implements the two functions we call
 with plain softmax attention, following flash-attn 2's documented contract, and asserts every input
 requirement the real kernels check (layouts, int32 lengths, a contiguous last dimension, GQA head
-counts). A wrong cu_seqlens, cache layout, cache length or causal alignment in model/attention.py then
+counts). A wrong cu_seqlens, cache layout, cache length or causal alignment in model/nn/attention.py then
 shows up as a mismatch with the SDPA backend, here, without a GPU.
 """
 from __future__ import annotations

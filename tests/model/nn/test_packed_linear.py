@@ -1,4 +1,4 @@
-"""model/packed_linear.py: CPU linears with oneDNN-packed weights compute what nn.Linear computes, and a
+"""model/nn/packed_linear.py: CPU linears with oneDNN-packed weights compute what nn.Linear computes, and a
 loaded CPU model runs every projection through them (except the patch embedding and a tied head)."""
 from __future__ import annotations
 

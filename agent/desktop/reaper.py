@@ -1,7 +1,7 @@
 """Processes of a sandbox: tie children to our life, find and kill every one that carries its marker.
 
 Every child gets PR_SET_PDEATHSIG and the sandbox's marker (AGENT_SANDBOX_ID) in its environment; a
-watchdog process (`python -m agent.desktop.reaper --watchdog MARKER WORKDIR`) holds the read end of a
+watchdog process (`python -I agent/desktop/reaper.py --watchdog MARKER WORKDIR`) holds the read end of a
 pipe and, when the owner dies without saying "done", kills every marked process (those that left
 their process group, or changed user and so lost PDEATHSIG, included) and removes the workdir.
 """

@@ -7,7 +7,7 @@ sandboxes run side by side and nothing of the real user's state leaks in.
 Teardown, in layers, so no process outlives the sandbox:
 1. `close()` (context-manager exit, also on exceptions and Ctrl-C) terminates every process group.
 2. Each child gets PR_SET_PDEATHSIG, so the kernel signals it when its parent dies (even by SIGKILL).
-3. A watchdog process (`python -m agent.desktop.reaper --watchdog`) holds the read end of a pipe; when
+3. A watchdog process (`python -I agent/desktop/reaper.py --watchdog`) holds the read end of a pipe; when
    the parent dies the pipe closes and the watchdog kills every process that carries this
    sandbox's marker (AGENT_SANDBOX_ID) in its environment, grandchildren that left their group
    included, and removes the temporary workdir.
@@ -280,11 +280,10 @@ class Sandbox:
     def _start_watchdog(self) -> None:
         workdir = str(self._workdir) if self._own_workdir else ""
         env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[2])  # the checkout, so `-m agent.desktop.reaper` imports
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         env.pop(MARKER_VAR, None)  # the watchdog must not kill itself
+        # reaper.py needs only the standard library: run it by path, isolated (-I), without importing `agent`
         self._watchdog = subprocess.Popen(
-            [sys.executable, "-m", "agent.desktop.reaper", "--watchdog", self._marker, workdir],
+            [sys.executable, "-I", str(Path(__file__).with_name("reaper.py")), "--watchdog", self._marker, workdir],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, start_new_session=True,
         )
 

@@ -12,8 +12,8 @@ Both use Adwaita (GTK 2/3/4, Qt through adwaita-qt, the icons), the Cantarell fo
 our flat Adwaita-coloured theme, which maximises ordinary windows into the area the panels leave.
 
 `dress(look, home, width, height)` writes every file the look needs where a person's desktop keeps
-them (~/.config/openbox, ~/.config/tint2, ~/.config/gtk-3.0, ~/.gtkrc-2.0, ~/.local/share) and returns
-a `Dressing`: the wallpaper and panel files to start (paths relative to home), the environment the
+them (~/.config/openbox, ~/.config/tint2, ~/.config/gtk-3.0, ~/.gtkrc-2.0, ~/.Xresources,
+~/.local/share) and returns a `Dressing`: the wallpaper and panel files to start (paths relative to home), the environment the
 apps need, the work area the panels leave free once they run, and where the pointer rests at the
 start (on a panel, over nothing: Xvfb puts it in the middle of the screen, where a centred window's
 button would show a hover effect or a tooltip in the first screenshot).
@@ -27,7 +27,7 @@ from agent.errors import DisplayError
 
 from agent.desktop.look.openbox import write_rc, write_theme
 from agent.desktop.look.panels import Panel, write_status_icons
-from agent.desktop.look.toolkits import toolkit_env, write_gtk_settings
+from agent.desktop.look.toolkits import toolkit_env, write_gtk_settings, write_x_resources
 from agent.desktop.look.wallpaper import Glow, Wallpaper
 from agent.tasks.schema import SandboxSpec
 
@@ -69,6 +69,7 @@ class Look:
     wallpaper: Wallpaper
     panels: tuple[Panel, ...]
     font: str = "Cantarell 11"  # GTK's interface font, the title bars' and the panels'
+    monospace: str = "DejaVu Sans Mono 11"  # the terminal's (xterm) font
     theme: str = "Adwaita"  # GTK theme (GTK 2 needs gnome-themes-extra)
     icons: str = "Adwaita"
     qt_style: str = "Adwaita"  # Qt 5 widget style (adwaita-qt)
@@ -118,6 +119,7 @@ def dress(look: Look, home: Path, width: int, height: int, app_home: Path | None
     write_rc(home / ".config/openbox/rc.xml", font=look.font, natural_size=look.natural_size)
     write_theme(home / ".local/share/themes")
     write_gtk_settings(home, theme=look.theme, icons=look.icons, font=look.font)
+    x_resources = write_x_resources(home, monospace=look.monospace)
     wallpaper = look.wallpaper.write(home / LOOK_DATA / f"wallpaper-{width}x{height}.png", width, height)
     icons = {name: app_home / path.relative_to(home)
              for name, path in write_status_icons(home / LOOK_DATA / "icons").items()}
@@ -133,4 +135,5 @@ def dress(look: Look, home: Path, width: int, height: int, app_home: Path | None
     spots = [spot for panel in look.panels if (spot := panel.quiet_spot(width, height))]
     return Dressing(wallpaper=wallpaper.relative_to(home), panels=tuple(panels),
                     work_area=(left, top, width - left, height - top - bottom), pointer=spots[0] if spots else None,
-                    env=toolkit_env(qt_style=look.qt_style, cursor_theme=look.icons))
+                    env=toolkit_env(qt_style=look.qt_style, cursor_theme=look.icons,
+                                    x_resources=app_home / x_resources.relative_to(home)))

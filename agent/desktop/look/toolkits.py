@@ -1,8 +1,10 @@
-"""The toolkits' part of the look: GTK 2, 3 and 4 settings files and the environment Qt reads.
+"""The toolkits' part of the look: GTK 2, 3 and 4 settings files, X resources and the environment Qt reads.
 
 GTK 3 and 4 read ~/.config/gtk-N.0/settings.ini (there is no settings daemon in a sandbox), GTK 2
 reads ~/.gtkrc-2.0 (its Adwaita comes from gnome-themes-extra), Qt 5 takes the Adwaita style from
-adwaita-qt through QT_STYLE_OVERRIDE. The caret does not blink, so two screenshots of an idle desktop
+adwaita-qt through QT_STYLE_OVERRIDE, and X toolkit programs (xterm) read ~/.Xresources, named by
+XENVIRONMENT: a terminal in a scalable monospace font of a readable size, as desktops' terminals have,
+instead of xterm's 6x13 bitmap font. The caret does not blink, so two screenshots of an idle desktop
 are the same picture.
 """
 from __future__ import annotations
@@ -26,6 +28,15 @@ def write_gtk_settings(home: Path, *, theme: str, icons: str, font: str) -> list
     return [*written, gtkrc]
 
 
-def toolkit_env(*, qt_style: str, cursor_theme: str) -> dict[str, str]:
-    """Environment the apps need for the look: Qt's widget style and the pointer's theme."""
-    return {"QT_STYLE_OVERRIDE": qt_style, "XCURSOR_THEME": cursor_theme}
+def write_x_resources(home: Path, *, monospace: str) -> Path:
+    """Write ~/.Xresources for X toolkit programs: xterm in the monospace font ('DejaVu Sans Mono 11')."""
+    family, size = monospace.rsplit(" ", 1)
+    path = home / ".Xresources"
+    path.write_text(f"XTerm*faceName: {family}\nXTerm*faceSize: {size}\nXTerm*cursorBlink: false\n"
+                    "XTerm*internalBorder: 4\n")
+    return path
+
+
+def toolkit_env(*, qt_style: str, cursor_theme: str, x_resources: Path) -> dict[str, str]:
+    """Environment the apps need for the look: Qt's widget style, the pointer's theme, the X resources file."""
+    return {"QT_STYLE_OVERRIDE": qt_style, "XCURSOR_THEME": cursor_theme, "XENVIRONMENT": str(x_resources)}

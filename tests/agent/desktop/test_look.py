@@ -69,6 +69,8 @@ def test_dress_writes_the_files_a_person_s_desktop_keeps(tmp_path, name, width, 
         assert picture.size == (width // 4, height // 4)  # hsetroot -fill stretches it
     assert len(dressing.panels) == len(look.panels)
     assert dressing.env["QT_STYLE_OVERRIDE"] == look.qt_style
+    assert dressing.env["XENVIRONMENT"] == "/home/someone/.Xresources"
+    assert "XTerm*faceName: DejaVu Sans Mono" in (tmp_path / ".Xresources").read_text()
     x, y, free_width, free_height = dressing.work_area
     assert 0 <= x < width // 10 and 0 <= y < height // 10 and free_width > 0.9 * width and free_height > 0.9 * height
     px, py = dressing.pointer

@@ -14,10 +14,10 @@ Teardown, in layers, so no process outlives the sandbox:
 PR_SET_PDEATHSIG fires when the *thread* that started the child exits: create a Sandbox on a
 thread that lives as long as it does (normally the main thread).
 
-The daemons under the desktop (Xvfb, openbox, the session bus) start in agent.desktop.daemons.
+The daemons under the desktop (Xvfb, openbox, the session bus, the panels) start in agent.desktop.daemons.
 
 Layout of the workdir: home/ (HOME, with .Xauthority, Documents/ and the XDG folders), runtime/
-(XDG_RUNTIME_DIR, the session bus socket), logs/ (xvfb.log, openbox.log, dbus.log, appN.log).
+(XDG_RUNTIME_DIR, the session bus socket), logs/ (xvfb.log, openbox.log, dbus.log, panelN.log, appN.log).
 Apps start with cwd HOME, so file dialogs open there. Task files are created first, then setup commands run, then the apps start; `{workdir}` and `{home}` in them are expanded (see
 agent.tasks). The first screenshot waits until the awaited windows are drawn and the screen is
 still (agent.desktop.settle).

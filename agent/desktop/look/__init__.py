@@ -13,10 +13,10 @@ our flat Adwaita-coloured theme, which maximises ordinary windows into the area 
 
 `dress(look, home, width, height)` writes every file the look needs where a person's desktop keeps
 them (~/.config/openbox, ~/.config/tint2, ~/.config/gtk-3.0, ~/.gtkrc-2.0, ~/.Xresources,
-~/.local/share) and returns a `Dressing`: the wallpaper and panel files to start (paths relative to home), the environment the
-apps need, the work area the panels leave free once they run, and where the pointer rests at the
-start (on a panel, over nothing: Xvfb puts it in the middle of the screen, where a centred window's
-button would show a hover effect or a tooltip in the first screenshot).
+~/.local/share) and returns a `Dressing`: the wallpaper and panel files to start (paths relative to
+home), the environment the apps need, the work area the panels leave free once they run, and where
+the pointer rests at the start (on a panel, over nothing: Xvfb puts it in the middle of the screen,
+where a centred window's button would show a hover effect or a tooltip in the first screenshot).
 """
 from __future__ import annotations
 

@@ -3,13 +3,14 @@
 Each `Panel` is one tint2 process with its own configuration file (`tint2rc`). Every panel reserves
 its edge of the screen (a strut), so openbox maximises windows into the area left free; tooltips
 and right-click "close" on tasks are off, so hovering or a stray click does not open or close
-windows. A panel's window has a blank title, so it is not among the windows a task's checks and waits see.
-Status icons are Adwaita's symbolic icons, recoloured white for a dark panel.
+windows. A panel's window has a blank title, so it is not among the windows a task's checks and
+waits see. Status icons are Adwaita's symbolic icons, recoloured white for a dark panel.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 ICONS = Path("/usr/share/icons/Adwaita/scalable")
 STATUS_ICONS = ("devices/network-wired-symbolic", "status/audio-volume-high-symbolic",
@@ -33,7 +34,7 @@ BACKGROUNDS = {
 class Panel:
     """One panel: which kind (see `LAYOUTS`), at which edge, how thick in pixels."""
 
-    kind: str  # "taskbar", "topbar" or "dock"
+    kind: Literal["taskbar", "topbar", "dock"]
     thickness: int
     launchers: tuple[str, ...] = ()  # .desktop file names; those not installed are left out
 
@@ -63,7 +64,8 @@ def write_status_icons(folder: Path, colour: str = WHITE) -> dict[str, Path]:
         source = ICONS / f"{icon}.svg"
         if not source.is_file():
             continue
-        svg = source.read_text(encoding="utf-8").replace("#2e3436", colour).replace("<svg ", f'<svg fill="{colour}" ', 1)
+        svg = source.read_text(encoding="utf-8").replace("#2e3436", colour)  # filled paths; the others inherit:
+        svg = svg.replace("<svg ", f'<svg fill="{colour}" ', 1)
         target = folder / source.name
         target.write_text(svg, encoding="utf-8")
         written[Path(icon).name] = target
@@ -136,7 +138,8 @@ def _topbar(panel: Panel, width: int, height: int, font: str, icons: dict[str, P
             "button_font_color = #ffffff 100", "button_padding = 12 0 0",
             f"button_background_id = {_background_id('button')}",
             *buttons, "time1_format = %b %-d  %H:%M", f"time1_font = {family} Bold {size}",
-            "clock_font_color = #ffffff 100", "clock_padding = 12 0", f"clock_background_id = {_background_id('button')}"]
+            "clock_font_color = #ffffff 100", "clock_padding = 12 0",
+            f"clock_background_id = {_background_id('button')}"]
 
 
 def _dock(panel: Panel, width: int, height: int, font: str, icons: dict[str, Path], reserved_top: int) -> list[str]:
@@ -147,7 +150,8 @@ def _dock(panel: Panel, width: int, height: int, font: str, icons: dict[str, Pat
             "taskbar_padding = 0 4 4", "taskbar_background_id = 0", "taskbar_active_background_id = 0",
             "task_text = 0", "task_icon = 1", "task_centered = 1", "task_align = left",
             f"task_maximum_size = {panel.thickness} {panel.thickness - 8}", "task_padding = 8 8 0",
-            f"task_background_id = {_background_id('task')}", f"task_active_background_id = {_background_id('active task')}",
+            f"task_background_id = {_background_id('task')}",
+            f"task_active_background_id = {_background_id('active task')}",
             f"task_iconified_background_id = {_background_id('task')}"]
 
 

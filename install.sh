@@ -8,6 +8,9 @@ cd "$(dirname "$0")"
 DEBIAN_PACKAGES=(
   python3 python3-venv python3-pip         # the interpreter, if the machine has none of its own
   xvfb xauth openbox dbus                  # the sandbox display, its window manager, a session bus
+  tint2 hsetroot                           # the desktop's look: panels (taskbar, top bar, dock), the wallpaper
+  gnome-themes-extra adwaita-qt            # ... Adwaita for GTK 2 (pcmanfm) and Qt 5 (featherpad); GTK 3/4 have it built in
+  adwaita-icon-theme fonts-cantarell       # ... its icons and GNOME's interface font
   xdotool x11-utils wmctrl xclip xsel      # window queries, clipboard checks
   imagemagick                              # screenshots of the desktop in the action tests
   mousepad galculator xterm gnumeric       # the applications the shipped tasks use

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-DESKTOP_TOOLS = ("Xvfb", "xauth", "openbox", "xdotool", "mousepad", "galculator", "xclip")
+DESKTOP_TOOLS = ("Xvfb", "xauth", "openbox", "xdotool", "tint2", "hsetroot", "mousepad", "galculator", "xclip")
 
 
 def missing_desktop_tools() -> list[str]:

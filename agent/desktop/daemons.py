@@ -1,9 +1,11 @@
-"""The daemons under a sandbox's desktop: Xvfb, openbox and a private session bus.
+"""The daemons under a sandbox's desktop: Xvfb, openbox, a private session bus, the wallpaper and panels.
 
 Each is started through the sandbox's `popen` (its own process group, tied to the sandbox's life,
 logging to logs/NAME.log; see agent.desktop.sandbox) and waited for until it is ready: Xvfb until it
 reports its display number, openbox until it manages the screen, dbus-daemon until its socket
-exists. Every wait is bounded by DAEMON_START_S and ends as soon as its condition holds. A daemon
+exists, the panels (tint2) until openbox has shrunk the work area by their struts (so windows opened
+next are maximised beside them, not under them). The wallpaper (hsetroot) is set once and its
+program exits. Every wait is bounded by DAEMON_START_S and ends as soon as its condition holds. A daemon
 that exits or does not get ready raises DaemonError naming it, the load average and the end of its
 log; the sandbox turns that into a SandboxError.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Callable, NoReturn
 
 from agent.desktop.display import add_cookie, read_display_number
+from agent.desktop.look import Dressing
 from agent.errors import DaemonError
 
 # Bound on each daemon's start (Xvfb, openbox, session bus); each wait ends once its condition holds.
@@ -86,6 +89,66 @@ def start_session_bus(popen: Popen, socket: Path, address: str, logs: Path) -> N
             daemon_failed("the session bus (dbus-daemon)", f"did not open {socket} within {DAEMON_START_S:g}s",
                           logs / "dbus.log")
         time.sleep(0.05)
+
+
+def start_look(popen: Popen, env: dict[str, str], dressing: Dressing, app_home: Path, logs: Path) -> None:
+    """Put up what agent.desktop.look.dress prepared: the wallpaper, the panels, the pointer at rest.
+
+    app_home: the apps' HOME (the dressing's paths are relative to it)."""
+    set_wallpaper(popen, app_home / dressing.wallpaper, logs)
+    start_panels(popen, env, [app_home / panel for panel in dressing.panels], dressing.work_area, logs)
+    if dressing.pointer:
+        park_pointer(env, dressing.pointer)
+
+
+def set_wallpaper(popen: Popen, picture: Path, logs: Path) -> None:
+    """Put picture on the root window, scaled to fill it (hsetroot exits once the root shows it)."""
+    setter = popen(["hsetroot", "-fill", str(picture)], logs / "wallpaper.log", as_app=True)
+    try:
+        setter.wait(timeout=DAEMON_START_S)
+    except subprocess.TimeoutExpired:
+        daemon_failed("the wallpaper (hsetroot)", f"did not finish within {DAEMON_START_S:g}s", logs / "wallpaper.log")
+    if setter.returncode != 0:
+        daemon_failed("the wallpaper (hsetroot)", f"exited {setter.returncode}", logs / "wallpaper.log")
+
+
+def start_panels(popen: Popen, env: dict[str, str], configs: list[Path], work_area: tuple[int, int, int, int],
+                 logs: Path) -> None:
+    """Start one tint2 per config; return once openbox's work area is work_area (x, y, width, height)."""
+    panels = [popen(["tint2", "-c", str(config)], logs / f"panel{index}.log", as_app=True)
+              for index, config in enumerate(configs)]
+    deadline = time.monotonic() + DAEMON_START_S
+    while (area := _work_area(env)) != work_area:
+        for index, panel in enumerate(panels):
+            if panel.poll() is not None:
+                daemon_failed("the panel (tint2)", f"exited {panel.returncode}", logs / f"panel{index}.log")
+        if time.monotonic() >= deadline:
+            daemon_failed("the panel (tint2)", f"left the work area at {area}, not {work_area}, "
+                          f"after {DAEMON_START_S:g}s", logs / "panel0.log")
+        time.sleep(0.1)
+
+
+def park_pointer(env: dict[str, str], point: tuple[int, int]) -> None:
+    """Move the pointer to point (x, y) on env's display."""
+    try:
+        subprocess.run(["xdotool", "mousemove", str(point[0]), str(point[1])], env=env, capture_output=True,
+                       timeout=10, check=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise DaemonError(f"could not move the pointer to {point}: {exc}") from exc
+
+
+def _work_area(env: dict[str, str]) -> tuple[int, ...] | None:
+    """The first desktop's work area (_NET_WORKAREA: x, y, width, height), or None while unknown."""
+    try:
+        probe = subprocess.run(["xprop", "-root", "-notype", "_NET_WORKAREA"], env=env, capture_output=True,
+                               text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        return None
+    _, _, values = probe.stdout.partition("=")
+    try:
+        return tuple(int(value) for value in values.split(",")[:4])
+    except ValueError:
+        return None
 
 
 def daemon_failed(name: str, what: str, log: Path) -> NoReturn:

@@ -22,6 +22,10 @@ DEBIAN_PACKAGES = {
     "openbox": "openbox",
     "xdotool": "xdotool",
     "xwininfo": "x11-utils",
+    "xprop": "x11-utils",
+    "dbus-daemon": "dbus",
+    "tint2": "tint2",
+    "hsetroot": "hsetroot",
 }
 
 

@@ -14,15 +14,17 @@ Teardown, in layers, so no process outlives the sandbox:
 PR_SET_PDEATHSIG fires when the *thread* that started the child exits: create a Sandbox on a
 thread that lives as long as it does (normally the main thread).
 
-The daemons under the desktop (Xvfb, openbox, the session bus) start in agent.desktop.daemons.
+The daemons under the desktop (Xvfb, openbox, the session bus, the panels) start in agent.desktop.daemons.
 
 Layout of the workdir: home/ (HOME, with .Xauthority, Documents/ and the XDG folders), runtime/
-(XDG_RUNTIME_DIR, the session bus socket), logs/ (xvfb.log, openbox.log, dbus.log, appN.log).
+(XDG_RUNTIME_DIR, the session bus socket), logs/ (xvfb.log, openbox.log, dbus.log, panelN.log, appN.log).
 Apps start with cwd HOME, so file dialogs open there. Task files are created first, then setup commands run, then the apps start; `{workdir}` and `{home}` in them are expanded (see
 agent.tasks). The first screenshot waits until the awaited windows are drawn and the screen is
 still (agent.desktop.settle).
 
-The desktop looks like an ordinary user's (agent.desktop.user): run as root, the window manager,
+The desktop looks like a person's (agent.desktop.look, the task's `sandbox.look`): a wallpaper, a
+panel, Adwaita themes and fonts, application windows maximised by openbox beside the panels.
+It belongs to an ordinary user (agent.desktop.user): run as root, the window manager,
 the session bus (a dbus-daemon per sandbox), setup commands and apps run as the unprivileged user
 `agent` with HOME /home/agent in a private mount namespace, so no root warnings appear and paths
 are the same in every run; their PATH keeps only the folders that user can enter. `{home}` then
@@ -43,8 +45,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.desktop.daemons import DAEMON_START_S, start_openbox, start_session_bus, start_xvfb
+from agent.desktop.daemons import DAEMON_START_S, start_look, start_openbox, start_session_bus, start_xvfb
 from agent.desktop.display import require_tools, window_titles
+from agent.desktop.look import DEFAULT_LOOK, LOOKS, Dressing, dress, require_look_packages
 from agent.desktop.reaper import _GRACE_S, MARKER_VAR, _pdeathsig_preexec, _signal_group, kill_marked, marked_pids
 from agent.desktop.screen import Screen
 from agent.desktop.settle import wait_until_settled, window_boxes
@@ -73,10 +76,13 @@ class Sandbox:
         width: int = 1280,
         height: int = 800,
         workdir: Path | None = None,
+        look: str = DEFAULT_LOOK,
     ):
         self.spec = spec
         self.width = spec.width if spec else width
         self.height = spec.height if spec else height
+        self.look = LOOKS[spec.look if spec else look]
+        self._dressing: Dressing | None = None
         self._own_workdir = workdir is None
         self._workdir_arg = workdir
         self._marker = secrets.token_hex(8)
@@ -162,7 +168,8 @@ class Sandbox:
 
     def start(self) -> None:
         """Build the desktop; on any failure (Ctrl-C included) tear down what was started."""
-        require_tools("Xvfb", "xauth", "openbox", "xdotool", "dbus-daemon")
+        require_tools("Xvfb", "xauth", "openbox", "xdotool", "dbus-daemon", "tint2", "hsetroot", "xprop")
+        require_look_packages()
         try:
             self._user = desktop_user()
             self._make_workdir()
@@ -212,10 +219,7 @@ class Sandbox:
         self._logs = self._workdir / "logs"
         self._logs.mkdir(exist_ok=True)
         (home / ".Xauthority").touch(mode=0o600)
-        # No blinking caret: two screenshots of an idle desktop are the same picture.
-        for gtk in ("gtk-3.0", "gtk-4.0"):
-            (home / ".config" / gtk).mkdir(parents=True, exist_ok=True)
-            (home / ".config" / gtk / "settings.ini").write_text("[Settings]\ngtk-cursor-blink = false\n")
+        self._dressing = dress(self.look, home, self.width, self.height, self._user.home if self._user else home)
         path = os.environ.get("PATH", _FALLBACK_PATH)
         self._env = self._base_env(home, runtime, path)
         self._app_env = self._env
@@ -252,6 +256,7 @@ class Sandbox:
             "GSETTINGS_BACKEND": "memory",
             "DBUS_SESSION_BUS_ADDRESS": f"unix:path={runtime}/bus",
             "XAUTHORITY": str(home / ".Xauthority"),
+            **(self._dressing.env if self._dressing else {}),
             MARKER_VAR: self._marker,
         }
 
@@ -298,7 +303,8 @@ class Sandbox:
         self._watchdog = None
 
     def _start_daemons(self) -> None:
-        """Xvfb, then openbox and the session bus as the apps' user (agent.desktop.daemons).
+        """Xvfb, then openbox, the session bus, the wallpaper and the panels as the apps' user
+        (agent.desktop.daemons, agent.desktop.look).
 
         A daemon that does not start raises DaemonError, a SandboxError."""
         self._display = start_xvfb(self._popen, self._env, self._logs, self.width, self.height)
@@ -308,6 +314,7 @@ class Sandbox:
         start_openbox(self._popen, self._env, self._logs)
         socket = Path(self._env["XDG_RUNTIME_DIR"]) / "bus"
         start_session_bus(self._popen, socket, self._app_env["DBUS_SESSION_BUS_ADDRESS"], self._logs)
+        start_look(self._popen, self._env, self._dressing, Path(self._app_env["HOME"]), self._logs)
 
     def _prepare_task(self, spec: "SandboxSpec") -> None:
         write_task_files(spec, self.workdir, self.home)  # a TaskFileError is a SandboxError

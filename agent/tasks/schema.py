@@ -21,6 +21,8 @@ from agent.tasks.checks import CheckSpec, FileCheck, inside_sandbox
 from agent.tasks.strict import StrictModel, check_regex
 
 TASK_SUFFIXES = (".yaml", ".yml")
+# The desktop looks a task may ask for; agent.desktop.look.LOOKS says what each one is.
+LookName = Literal["taskbar", "gnome"]
 
 
 
@@ -54,6 +56,10 @@ class SandboxSpec(StrictModel):
 
     width: int = Field(1280, ge=320, le=7680, description="Screen width in pixels.")
     height: int = Field(800, ge=240, le=4320, description="Screen height in pixels.")
+    look: LookName = Field(
+        "taskbar", description="How the desktop looks: taskbar (a bottom panel) or gnome (GNOME's top bar and a dock, "
+        "as on OSWorld's Ubuntu VM); both with a wallpaper, Adwaita themes and maximised windows.",
+    )
     apps: list[str] = Field(default_factory=list, description="Shell commands started in the background after setup.")
     setup: list[str] = Field(default_factory=list, description="Shell commands run to completion before the apps start.")
     files: dict[str, Union[str, FileCopy]] = Field(

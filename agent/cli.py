@@ -113,19 +113,27 @@ class ParseFormat(str, Enum):
 @policy_flags
 def run(
     ctx: typer.Context,
-    task: Path = typer.Argument(..., help="Task YAML file."),
+    task: str = typer.Argument(..., metavar="TASK", help="Task YAML file, or a plain instruction in quotes "
+                                                          "(an ad-hoc task without checks)."),
     policy: PolicySettings = None,
+    app_commands: List[str] = typer.Option([], "--app", metavar="CMD", help="With an instruction: a program to "
+                                           "start in the sandbox (repeatable; none: an empty desktop)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     max_steps: Optional[int] = MAX_STEPS_OPT,
     live: bool = typer.Option(False, "--live", metavar="", help="Drive the current X11 display instead of a sandbox."),
     yes: bool = typer.Option(False, "--yes", "-y", metavar="", help="Skip the --live confirmation."),
     tui: bool = typer.Option(False, "--tui", metavar="", help="Show the run live in the trace viewer."),
 ) -> None:
-    """Run a task: open a sandbox desktop, let the policy act, check the result."""
+    """Run a task: open a sandbox desktop, let the policy act, check the result.
+
+    TASK is a task file, or an instruction such as "Open the settings window of Mousepad": then the
+    desktop holds the --app programs, nothing checks the result (the run ends done or gave_up) and the
+    run folder keeps the task as task.yaml, so `agent run RUN_DIR/task.yaml` repeats it.
+    """
     from agent.commands.run import run_command
 
     settings = RunSettings(max_steps=max_steps, live=live)
-    raise typer.Exit(run_command(task, policy, settings, runs_dir, yes=yes, tui=tui))
+    raise typer.Exit(run_command(task, policy, settings, runs_dir, yes=yes, tui=tui, apps=app_commands))
 
 
 @app.command()

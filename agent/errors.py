@@ -32,6 +32,10 @@ class YamlReadError(TaskError):
     """The file could not be read as YAML; the message names the file."""
 
 
+class InstructionError(UserError, ValueError):
+    """An instruction or `--app` given on the command line cannot be used; the message says why."""
+
+
 class SuiteError(UserError, ValueError):
     """A suite that cannot be used; the message names the file and the field."""
 

@@ -65,6 +65,8 @@ app = typer.Typer(cls=AgentGroup, add_completion=False, no_args_is_help=True, pr
 bench_app = typer.Typer(cls=BenchGroup, no_args_is_help=True,
                         help="Score a policy on a suite of tasks in parallel sandboxes (`agent bench SUITE`).")
 app.add_typer(bench_app, name="bench")
+task_app = typer.Typer(cls=AgentGroup, no_args_is_help=True, help="Make task files from what ran (`agent task from-run`).")
+app.add_typer(task_app, name="task")
 
 
 def policy_flags(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -194,6 +196,45 @@ def bench_merge(
     from agent.commands.bench import merge_command
 
     raise typer.Exit(merge_command(dirs, out))
+
+
+@task_app.command("from-run")
+def task_from_run(
+    run_dir: Path = typer.Argument(..., help="A successful run folder (the model's, or a recording)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The new task file (must not exist yet)."),
+) -> None:
+    """A task whose reference solution is what a successful run did; the rest is the run's task file.
+
+    `agent validate` accepts the new file and `agent run TASK.yaml --policy scripted` plays it.
+    """
+    from agent.commands.task import from_run_command
+
+    raise typer.Exit(from_run_command(run_dir, out))
+
+
+@app.command()
+def export(
+    paths: List[Path] = typer.Argument(..., metavar="RUN_DIR_OR_BENCH...", help="Run folders, bench folders or "
+                                       "folders of runs."),
+    out: Path = typer.Option(..., "--out", "-o", help="The dataset folder to create (new, or empty)."),
+    only_success: bool = typer.Option(False, "--only-success", metavar="", help="Keep only runs whose checks "
+                                      "passed."),
+    drop_failed_steps: bool = typer.Option(False, "--drop-failed-steps", metavar="", help="Leave out steps whose "
+                                           "reply could not be parsed or carried out."),
+    absolute_paths: bool = typer.Option(False, "--absolute-paths", metavar="", help="Name images by absolute "
+                                        "path (default: relative to the dataset folder)."),
+) -> None:
+    """Traces as fine-tuning data: one OpenAI-messages JSONL record per step, screenshots as image files.
+
+    Each record holds the conversation the step's model saw and its reply as the target; ms-swift reads
+    DATASET/data.jsonl as is, LLaMA-Factory through DATASET/dataset_info.json.
+    """
+    from agent.commands.export import export_command
+    from agent.export import ExportOptions  # with its command: torch stays out of `agent --help`
+
+    options = ExportOptions(only_success=only_success, drop_failed_steps=drop_failed_steps,
+                            absolute_paths=absolute_paths)
+    raise typer.Exit(export_command(paths, out, options))
 
 
 @app.command()

@@ -52,6 +52,11 @@ class NotARunError(UserError, ValueError):
     """The path is neither a run folder (meta.json or steps.jsonl) nor, where allowed, a folder of runs."""
 
 
+class ExportError(UserError, ValueError):
+    """Runs cannot be exported or turned into a task (damaged, unsuccessful, output in the way); the
+    message names the run or the file."""
+
+
 class ReportOutputError(UserError, ValueError):
     """The report cannot be written where it was asked to go."""
 

@@ -139,6 +139,34 @@ def run(
 
 
 @app.command()
+def record(
+    task: str = typer.Argument(..., metavar="TASK_OR_INSTRUCTION", help="Task YAML file, or a plain instruction "
+                                                                         "in quotes for a new task."),
+    app_commands: List[str] = typer.Option([], "--app", metavar="CMD", help="With an instruction: a program to "
+                                           "start in the sandbox (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Task file to write (default: the task file "
+                                       "itself, or ./<task-id>.yaml for an instruction); never overwrites another."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where the recording's and the replay's run folders go."),
+    stop_key: str = typer.Option("pause", "--stop-key", help="The key (or chord, e.g. ctrl+alt+q) that ends "
+                                 "the recording; it is not recorded."),
+    no_replay: bool = typer.Option(False, "--no-replay", metavar="", help="Do not replay the recording "
+                                   "afterwards."),
+    no_button: bool = typer.Option(False, "--no-button", metavar="", help="No Stop button window (stop with the "
+                                   "key or Enter)."),
+) -> None:
+    """Record yourself doing a task in its sandbox, shown in a window on your display.
+
+    Clicks, drags, scrolls, typing and key chords become the task's reference solution in the model's
+    coordinates, with the screenshot before each action; then the scripted policy replays it in a fresh
+    sandbox and says whether the checks pass.
+    """
+    from agent.commands.record import record_command
+
+    raise typer.Exit(record_command(task, app_commands, out, runs_dir, stop_key, replay=not no_replay,
+                                    button=not no_button))
+
+
+@app.command()
 def replay(
     run_dir: Path = typer.Argument(..., help="A recorded run folder (runs/<run-id>)."),
     task: Optional[Path] = typer.Option(None, "--task", help="Your own copy of the task file (default: the one the recording names)."),

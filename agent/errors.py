@@ -71,6 +71,11 @@ class PolicyUnavailable(RunSetupError):
     """The policy cannot start (model missing, offline, …); the message says what to do instead."""
 
 
+class RecordError(RunSetupError):
+    """`agent record` cannot start (no display to show the sandbox on, a file in the way); the message says
+    what to do."""
+
+
 class DesktopError(RunSetupError):
     """The desktop could not be started or used; the message says why."""
 

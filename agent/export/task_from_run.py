@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actions import ScreenGeometry, action_from_dict, from_screen, render
+from actions import ScreenGeometry
 from agent.errors import ExportError, TaskError
 from agent.export.runs import intact_run
 from agent.run import task_fingerprint
 from agent.tasks import load_task, parse_task_text, replace_fields
 from agent.tasks.files import fixture_problems
+from agent.tasks.reference import reference_step
 from agent.tasks.validate import reference_problems
 from agent.trace import LoadedRun
 
@@ -33,11 +34,9 @@ def reference_of(run: LoadedRun) -> list[str]:
         if not step.executed:
             continue
         try:
-            calls = [render(from_screen(action_from_dict(action), geometry)) for action in step.executed]
+            steps.append(reference_step(step.executed, geometry, step.thought))
         except ValueError as exc:  # a damaged executed action (pydantic's ValidationError is a ValueError)
             raise ExportError(f"{run.path}: step {step.step}: an executed action is unreadable ({exc})") from None
-        thought = f"Thought: {step.thought.strip()}\n" if step.thought and step.thought.strip() else ""
-        steps.append(thought + "\n".join(calls))
     return steps
 
 

@@ -71,6 +71,7 @@ def _key_names() -> dict[int, str]:
 
 
 KEY_NAMES = _key_names()
+KEYSYM_NAMES = {value: name[3:] for name, value in sorted(vars(XK).items(), reverse=True) if name.startswith("XK_")}
 KEYPAD = {XK.string_to_keysym(name): char for name, char in _KEYPAD_CHARS.items()}
 
 
@@ -236,7 +237,7 @@ class _Builder:
         self.flush()
         keys = chord_of(event)
         if keys is None:
-            name = XK.keysym_to_string(event.keysym) or f"0x{event.keysym:x}"
+            name = KEYSYM_NAMES.get(event.keysym) or f"0x{event.keysym:x}"
             self.out.append(Recorded(None, event.frame, [f"key {name!r} has no name in the action space; left out"]))
             return
         self.emit({"action": "key", "keys": keys}, event.frame)

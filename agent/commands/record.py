@@ -38,8 +38,7 @@ def record_command(target: str, apps: list[str], out: Path | None, runs_dir: Pat
     started = datetime.now(timezone.utc)
     try:
         stderr_echo(f"starting the task's desktop in a window on {host_env['DISPLAY']} …")
-        with Recording(task, host_env, stop) as recording:
-            recording.start(button=button)
+        with Recording(task, host_env, stop, button=button) as recording:
             stderr_echo(f"recording {task.id}: do the task in the window “{recording.title}”; when it is done, press "
                         f"{'+'.join(stop)} in it" + (", click Stop recording" if button else "")
                         + (", or press Enter here" if sys.stdin.isatty() else ""))

@@ -75,8 +75,10 @@ class Demonstration:
 class Recording:
     """A task's sandbox shown on the person's display, its input recorded; use as a context manager."""
 
-    def __init__(self, task: Task, host_env: dict[str, str], stop_key: list[str], every_s: float = 0.2):
-        self.task, self.stop_key = task, stop_key
+    def __init__(self, task: Task, host_env: dict[str, str], stop_key: list[str], button: bool = True,
+                 every_s: float = 0.2):
+        """`button`: show the Stop button (a zenity dialog on the host display) when zenity is there."""
+        self.task, self.stop_key, self.button = task, stop_key, button
         self.title = f"agent record: {task.id} ({'+'.join(stop_key)} to stop)"
         self.sandbox = Sandbox(task.sandbox, nested=Nested(host_env, self.title))
         self.host_env = dict(host_env)
@@ -93,7 +95,7 @@ class Recording:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def start(self, button: bool = True) -> None:
+    def start(self) -> None:
         """Build the sandbox in its window, start capturing and listening, and show the Stop button."""
         self.sandbox.start()
         env = self.sandbox.env
@@ -102,7 +104,7 @@ class Recording:
         self.listener = InputListener(env["DISPLAY"], env.get("XAUTHORITY"), self.frames, self.stop_key)
         self.listener.start()
         self.titles_before = self.sandbox.window_titles()
-        if button and shutil.which("zenity", path=self.host_env.get("PATH")):
+        if self.button and shutil.which("zenity", path=self.host_env.get("PATH")):
             text = (f"Recording task {self.task.id}.\nDo it in the window “{self.title}”;\n"
                     f"press {'+'.join(self.stop_key)} there, or Stop recording here, when it is done.")
             self._button = subprocess.Popen(

@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 DEBIAN_PACKAGES=(
   python3 python3-venv python3-pip         # the interpreter, if the machine has none of its own
   xvfb xauth openbox dbus                  # the sandbox display, its window manager, a session bus
+  xserver-xephyr                           # `agent record`: the sandbox as a window on the person's display
   xdotool x11-utils wmctrl xclip xsel      # window queries, clipboard checks
   imagemagick                              # screenshots of the desktop in the action tests
   mousepad galculator xterm gnumeric       # the applications the shipped tasks use

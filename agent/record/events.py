@@ -132,6 +132,7 @@ def chord_of(event: InputEvent) -> list[str] | None:
 
 
 def is_modifier_key(event: InputEvent) -> bool:
+    """Shift, Ctrl, Alt, Super, Caps Lock … pressed on their own: they only change other keys."""
     return event.keysym in _MODIFIER_KEYSYMS or event.base_keysym in _MODIFIER_KEYSYMS
 
 
@@ -157,9 +158,11 @@ class _Builder:
         self.down: dict[int, _Press] = {}
 
     def emit(self, arguments: dict[str, Any], frame: Any, notes: list[str] | None = None) -> None:
+        """Append one finished action."""
         self.out.append(Recorded(action_from_dict(arguments), frame, notes or []))
 
     def flush(self, *, typing: bool = True, scroll: bool = True, clicks: bool = True) -> None:
+        """Close the open groups named (typing, a scroll burst, clicks) as actions."""
         if typing and self.text:
             self.emit({"action": "type", "text": "".join(self.text)}, self.text_frame)
             self.text, self.text_frame = [], None
@@ -174,10 +177,12 @@ class _Builder:
 
     # -- events ------------------------------------------------------------------------------
     def motion(self, event: InputEvent) -> None:
+        """A pointer move while a button is held: how far each held press has travelled."""
         for press in self.down.values():
             press.farthest = max(press.farthest, math.dist((press.event.x, press.event.y), (event.x, event.y)))
 
     def wheel(self, event: InputEvent) -> None:
+        """A wheel notch: joins the open burst (same axis and direction, soon, in place) or starts one."""
         if not event.press:
             return
         self.flush(scroll=False)
@@ -192,6 +197,7 @@ class _Builder:
                        "frame": event.frame}
 
     def button(self, event: InputEvent) -> None:
+        """A press remembers where; the release decides: click (maybe joining a double/triple), drag."""
         if event.press:
             self.flush(clicks=False)
             self.down[event.detail] = _Press(event)
@@ -223,6 +229,7 @@ class _Builder:
             self.emit({"action": CLICKS[event.detail], "coordinate": list(start)}, press.event.frame, notes)
 
     def key(self, event: InputEvent) -> None:
+        """A key press: a character joins the typing; anything else (or with ctrl/alt/super) is a chord."""
         if not event.press or is_modifier_key(event):
             return
         self.flush(typing=False)

@@ -164,6 +164,7 @@ class InputListener:
         self.close()
 
     def close(self) -> None:
+        """Close both X connections (idempotent)."""
         for connection in (self._record, self._control):
             if connection is not None:
                 try:

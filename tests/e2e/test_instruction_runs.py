@@ -82,3 +82,22 @@ def test_a_models_successful_run_becomes_a_task_that_validates_and_passes(tmp_pa
     assert only_run(tmp_path / "b").result.status == "success"
     # the run played the shipped reference: mapped to pixels and back, it is the same text again
     assert load_task(out).reference == load_task(task_file).reference
+
+
+def test_an_instruction_on_the_persons_own_display(tmp_path):
+    from agent.desktop import Sandbox
+
+    assert agent("run", "tasks/open_settings.yaml", "--policy", "scripted", "--runs-dir", str(tmp_path / "a")
+                 ).returncode == 0
+    model = str(only_run(tmp_path / "a").path)
+    task = load_task(REPO / "tasks/open_settings.yaml")
+    with Sandbox(task.sandbox) as desktop:  # stands in for the person's desktop, Mousepad already open
+        env = {"WAYLAND_DISPLAY": "", "XDG_SESSION_TYPE": "x11", "DISPLAY": desktop.display,
+               "XAUTHORITY": desktop.env["XAUTHORITY"]}
+        done = subprocess.run([sys.executable, "-m", "agent.cli", "run", "Open the preferences of Mousepad", "--live",
+                               "--yes", "--policy", "replay", "--recording", model, "--runs-dir", str(tmp_path / "b")],
+                              cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+        assert done.returncode == 0, done.stderr
+        assert "Mousepad Preferences" in desktop.window_titles()
+    run = only_run(tmp_path / "b")
+    assert run.meta.live and run.result.status == "done" and (run.path / "task.yaml").is_file()

@@ -40,9 +40,7 @@ class RunPrompt:
     tools: list[dict]
     """Tools in the OpenAI shape, rendered into the system turn by the chat template."""
     first_text: Callable[[str], str]
-    """The first user turn's text, from the instruction."""
-    text_first: bool
-    """The first user turn puts its text before the screenshot (later turns put it after)."""
+    """The first user turn's text (before its screenshot; later turns put their text after it)."""
     factor: int
     """Screenshot sides are resized to multiples of this."""
     min_pixels: int
@@ -78,7 +76,7 @@ def run_prompt(meta: RunMeta | None) -> RunPrompt:
     history = HistoryPolicy(keep_images=_positive(model_settings.get("history_images"), DEFAULT_HISTORY_IMAGES),
                             drop_chunk=_positive(model_settings.get("drop_chunk"), DEFAULT_DROP_CHUNK))
     return RunPrompt(profile=profile.name, system=profile.system, tools=profile.tools(), first_text=profile.first_text,
-                     text_first=True, factor=_positive(model_settings.get("image_factor"), profile.factor),
+                     factor=_positive(model_settings.get("image_factor"), profile.factor),
                      min_pixels=min(min_pixels, max_pixels),
                      max_pixels=max_pixels, history=history, coordinates=profile.coordinates,
                      reasoning_apart=settings.get("policy") == "http")
@@ -132,8 +130,7 @@ def step_conversations(prompt: RunPrompt, instruction: str, steps: Sequence[Step
 def _user_parts(prompt: RunPrompt, instruction: str, step: int, turns, pending: str | None,
                 previous_error: str | None) -> list[_Part]:
     if not any(kind == "user" for kind, _ in turns):
-        first = [_Part(text=prompt.first_text(instruction)), _Part(image_step=step)]
-        return first if prompt.text_first else first[::-1]
+        return [_Part(text=prompt.first_text(instruction)), _Part(image_step=step)]
     text = pending if pending is not None else next_step_text(previous_error)
     return [_Part(image_step=step), _Part(text=text)]
 

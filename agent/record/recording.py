@@ -96,7 +96,15 @@ class Recording:
         self.close()
 
     def start(self) -> None:
-        """Build the sandbox in its window, start capturing and listening, and show the Stop button."""
+        """Build the sandbox in its window, start capturing and listening, and show the Stop button; on
+        any failure everything started is torn down again."""
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> None:
         self.sandbox.start()
         env = self.sandbox.env
         self.frames = FrameGrabber(env["DISPLAY"], env.get("XAUTHORITY"), self.every_s)

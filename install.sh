@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   tint2 hsetroot                           # the desktop's look: panels (taskbar, top bar, dock), the wallpaper
   gnome-themes-extra adwaita-qt            # ... Adwaita for GTK 2 (pcmanfm) and Qt 5 (featherpad); GTK 3/4 have it built in
   adwaita-icon-theme fonts-cantarell       # ... its icons and GNOME's interface font
+  xserver-xephyr                           # `agent record`: the sandbox as a window on the person's display
   xdotool x11-utils wmctrl xclip xsel      # window queries, clipboard checks
   imagemagick                              # screenshots of the desktop in the action tests
   mousepad galculator xterm gnumeric       # the applications the shipped tasks use

@@ -10,6 +10,8 @@ from actions.coords import (
     CoordinateSystem,
     ScreenGeometry,
     coordinate_system,
+    from_screen,
+    from_screen_point,
     map_point,
     to_screen,
 )
@@ -31,5 +33,5 @@ __all__ = [
     "ACTION_ADAPTER", "ACTION_NAMES", "COORDINATE_NAMES", "coordinate_system", "Action", "CoordinateError", "CoordinateSystem",
     "DesktopUnavailable", "DryRunExecutor", "ExecutionError", "Executor", "FORMATS",
     "FailSafeTriggered", "GRID_1000", "GRID_999", "ParseError", "Parsed", "PyAutoGUIExecutor", "ScreenGeometry",
-    "action_from_dict", "map_point", "parse", "render", "to_screen",
+    "action_from_dict", "from_screen", "from_screen_point", "map_point", "parse", "render", "to_screen",
 ]

@@ -113,3 +113,32 @@ def to_screen(
         if getattr(action, field, None) is not None
     }
     return action.model_copy(update=updates) if updates else action
+
+
+def _axis_back(pixel: int, span: float, logical: int, offset: int) -> int:
+    """One axis: pointer pixel → the whole model value that `_axis` maps back onto the same pixel, when
+    one exists (else the nearest: a grid coarser than the screen cannot name every pixel)."""
+    inside = min(max(pixel - offset, 0), logical - 1)
+    low, high = inside * span / logical, (inside + 1) * span / logical  # _axis maps [low, high) to `inside`
+    first = math.ceil(low)
+    return first if first < high else min(round((low + high) / 2), math.floor(span))
+
+
+def from_screen_point(
+    point: tuple[int, int], geometry: ScreenGeometry, system: CoordinateSystem = GRID_1000,
+) -> tuple[int, int]:
+    """Pointer pixel → whole model-space (x, y), the inverse of `map_point`: mapping them back lands on
+    the same pixel, or within the grid's resolution where it is coarser than the screen (1 pixel for a
+    0–1000 grid up to 2000 pixels wide). Points off the monitor are clamped onto its edge."""
+    return (_axis_back(point[0], system.width, geometry.logical_width, geometry.offset_x),
+            _axis_back(point[1], system.height, geometry.logical_height, geometry.offset_y))
+
+
+def from_screen(action: Any, geometry: ScreenGeometry, system: CoordinateSystem = GRID_1000) -> Any:
+    """The same action with its pointer pixels in model space (the inverse of `to_screen`)."""
+    updates = {
+        field: from_screen_point(getattr(action, field), geometry, system)
+        for field in ("coordinate", "start_coordinate")
+        if getattr(action, field, None) is not None
+    }
+    return action.model_copy(update=updates) if updates else action

@@ -65,6 +65,8 @@ app = typer.Typer(cls=AgentGroup, add_completion=False, no_args_is_help=True, pr
 bench_app = typer.Typer(cls=BenchGroup, no_args_is_help=True,
                         help="Score a policy on a suite of tasks in parallel sandboxes (`agent bench SUITE`).")
 app.add_typer(bench_app, name="bench")
+task_app = typer.Typer(cls=AgentGroup, no_args_is_help=True, help="Make task files from what ran (`agent task from-run`).")
+app.add_typer(task_app, name="task")
 
 
 def policy_flags(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,19 +115,55 @@ class ParseFormat(str, Enum):
 @policy_flags
 def run(
     ctx: typer.Context,
-    task: Path = typer.Argument(..., help="Task YAML file."),
+    task: str = typer.Argument(..., metavar="TASK", help="Task YAML file, or a plain instruction in quotes "
+                                                          "(an ad-hoc task without checks)."),
     policy: PolicySettings = None,
+    app_commands: List[str] = typer.Option([], "--app", metavar="CMD", help="With an instruction: a program to "
+                                           "start in the sandbox (repeatable; none: an empty desktop)."),
     runs_dir: Path = typer.Option(Path("runs"), help="Where run folders are written."),
     max_steps: Optional[int] = MAX_STEPS_OPT,
     live: bool = typer.Option(False, "--live", metavar="", help="Drive the current X11 display instead of a sandbox."),
     yes: bool = typer.Option(False, "--yes", "-y", metavar="", help="Skip the --live confirmation."),
     tui: bool = typer.Option(False, "--tui", metavar="", help="Show the run live in the trace viewer."),
 ) -> None:
-    """Run a task: open a sandbox desktop, let the policy act, check the result."""
+    """Run a task: open a sandbox desktop, let the policy act, check the result.
+
+    TASK is a task file, or an instruction such as "Open the settings window of Mousepad": then the
+    desktop holds the --app programs, nothing checks the result (the run ends done or gave_up) and the
+    run folder keeps the task as task.yaml, so `agent run RUN_DIR/task.yaml` repeats it.
+    """
     from agent.commands.run import run_command
 
     settings = RunSettings(max_steps=max_steps, live=live)
-    raise typer.Exit(run_command(task, policy, settings, runs_dir, yes=yes, tui=tui))
+    raise typer.Exit(run_command(task, policy, settings, runs_dir, yes=yes, tui=tui, apps=app_commands))
+
+
+@app.command()
+def record(
+    task: str = typer.Argument(..., metavar="TASK_OR_INSTRUCTION", help="Task YAML file, or a plain instruction "
+                                                                         "in quotes for a new task."),
+    app_commands: List[str] = typer.Option([], "--app", metavar="CMD", help="With an instruction: a program to "
+                                           "start in the sandbox (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Task file to write (default: the task file "
+                                       "itself, or ./<task-id>.yaml for an instruction); never overwrites another."),
+    runs_dir: Path = typer.Option(Path("runs"), help="Where the recording's and the replay's run folders go."),
+    stop_key: str = typer.Option("pause", "--stop-key", help="The key (or chord, e.g. ctrl+alt+q) that ends "
+                                 "the recording; it is not recorded."),
+    no_replay: bool = typer.Option(False, "--no-replay", metavar="", help="Do not replay the recording "
+                                   "afterwards."),
+    no_button: bool = typer.Option(False, "--no-button", metavar="", help="No Stop button window (stop with the "
+                                   "key or Enter)."),
+) -> None:
+    """Record yourself doing a task in its sandbox, shown in a window on your display.
+
+    Clicks, drags, scrolls, typing and key chords become the task's reference solution in the model's
+    coordinates, with the screenshot before each action; then the scripted policy replays it in a fresh
+    sandbox and says whether the checks pass.
+    """
+    from agent.commands.record import record_command
+
+    raise typer.Exit(record_command(task, app_commands, out, runs_dir, stop_key, replay=not no_replay,
+                                    button=not no_button))
 
 
 @app.command()
@@ -186,6 +224,45 @@ def bench_merge(
     from agent.commands.bench import merge_command
 
     raise typer.Exit(merge_command(dirs, out))
+
+
+@task_app.command("from-run")
+def task_from_run(
+    run_dir: Path = typer.Argument(..., help="A successful run folder (the model's, or a recording)."),
+    out: Path = typer.Option(..., "--out", "-o", help="The new task file (must not exist yet)."),
+) -> None:
+    """A task whose reference solution is what a successful run did; the rest is the run's task file.
+
+    `agent validate` accepts the new file and `agent run TASK.yaml --policy scripted` plays it.
+    """
+    from agent.commands.task import from_run_command
+
+    raise typer.Exit(from_run_command(run_dir, out))
+
+
+@app.command()
+def export(
+    paths: List[Path] = typer.Argument(..., metavar="RUN_DIR_OR_BENCH...", help="Run folders, bench folders or "
+                                       "folders of runs."),
+    out: Path = typer.Option(..., "--out", "-o", help="The dataset folder to create (new, or empty)."),
+    only_success: bool = typer.Option(False, "--only-success", metavar="", help="Keep only runs whose checks "
+                                      "passed."),
+    drop_failed_steps: bool = typer.Option(False, "--drop-failed-steps", metavar="", help="Leave out steps whose "
+                                           "reply could not be parsed or carried out."),
+    absolute_paths: bool = typer.Option(False, "--absolute-paths", metavar="", help="Name images by absolute "
+                                        "path (default: relative to the dataset folder)."),
+) -> None:
+    """Traces as fine-tuning data: one OpenAI-messages JSONL record per step, screenshots as image files.
+
+    Each record holds the conversation the step's model saw and its reply as the target; ms-swift reads
+    DATASET/data.jsonl as is, LLaMA-Factory through DATASET/dataset_info.json.
+    """
+    from agent.commands.export import export_command
+    from agent.export import ExportOptions  # with its command: torch stays out of `agent --help`
+
+    options = ExportOptions(only_success=only_success, drop_failed_steps=drop_failed_steps,
+                            absolute_paths=absolute_paths)
+    raise typer.Exit(export_command(paths, out, options))
 
 
 @app.command()

@@ -32,6 +32,10 @@ class YamlReadError(TaskError):
     """The file could not be read as YAML; the message names the file."""
 
 
+class InstructionError(UserError, ValueError):
+    """An instruction or `--app` given on the command line cannot be used; the message says why."""
+
+
 class SuiteError(UserError, ValueError):
     """A suite that cannot be used; the message names the file and the field."""
 
@@ -48,6 +52,11 @@ class NotARunError(UserError, ValueError):
     """The path is neither a run folder (meta.json or steps.jsonl) nor, where allowed, a folder of runs."""
 
 
+class ExportError(UserError, ValueError):
+    """Runs cannot be exported or turned into a task (damaged, unsuccessful, output in the way); the
+    message names the run or the file."""
+
+
 class ReportOutputError(UserError, ValueError):
     """The report cannot be written where it was asked to go."""
 
@@ -60,6 +69,11 @@ class RunSetupError(UserError, RuntimeError):
 
 class PolicyUnavailable(RunSetupError):
     """The policy cannot start (model missing, offline, …); the message says what to do instead."""
+
+
+class RecordError(RunSetupError):
+    """`agent record` cannot start (no display to show the sandbox on, a file in the way); the message says
+    what to do."""
 
 
 class DesktopError(RunSetupError):

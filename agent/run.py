@@ -23,11 +23,13 @@ from agent.errors import RunSetupError
 from agent.loop import LoopConfig, LoopOutcome, run_loop
 from agent.policies import Policy, describe
 from agent.settings import RunSettings
-from agent.tasks import Task, run_checks
+from agent.tasks import Task, run_checks, write_text_atomic
 from agent.trace import GeometryRecord, RunMeta, RunResult, StepRecord, TraceWriter, new_run_id
+from agent.trace.records import STATUS_MEANINGS, UNCHECKED_STATUSES
 from agent.trace.summary import step_summary
 
 Echo = Callable[[str], None]
+TASK_FILE_NAME = "task.yaml"  # the task of a run that had no file of its own, in its run folder
 
 # pyautogui keeps one X connection in module globals; executors swap theirs in per action, so
 # building an executor and executing an action take turns across threads (settle waits do not).
@@ -88,9 +90,13 @@ def versions() -> dict[str, str]:
     return found
 
 
-def _status(reason: str, checks_passed: bool) -> str:
-    if reason in ("aborted", "error", "max_steps"):
-        return reason
+def _status(outcome: LoopOutcome, checked: bool, checks_passed: bool) -> str:
+    """The run's verdict; a task without checks ends `done` or `gave_up`, never `success`."""
+    if outcome.reason in ("aborted", "error", "max_steps"):
+        return outcome.reason
+    if not checked:
+        finished = outcome.reason == "answer" or outcome.terminate_status == "success"
+        return "done" if finished else "gave_up"
     return "success" if checks_passed else "failure"
 
 
@@ -152,11 +158,13 @@ class _SerialExecutor:
 
 def run_task(task: Task, policy: Policy, desktop: Desktop, settings: RunSettings = RunSettings(), *,
              runs_dir: Path = Path("runs"), abort: threading.Event | None = None, echo: Echo = lambda line: None,
-             task_file: Path | None = None, on_run_dir: Callable[[Path], None] | None = None) -> RunResult:
+             task_file: Path | None = None, on_run_dir: Callable[[Path], None] | None = None,
+             task_text: str | None = None) -> RunResult:
     """Start the desktop, run the loop, check, write result.json, tear down; returns the result.
 
     `abort` set stops the run at its next step; `echo` gets the progress lines; `on_run_dir` is told the
-    run folder as soon as it exists. RunSetupError when the run cannot start (runs folder, desktop,
+    run folder as soon as it exists. `task_text`: the task as a file's text, for a task that has no file
+    of its own (an instruction): written to RUN_DIR/task.yaml, which meta.json then names. RunSetupError when the run cannot start (runs folder, desktop,
     capture); nothing is left behind then.
     """
     abort = abort or threading.Event()
@@ -169,7 +177,7 @@ def run_task(task: Task, policy: Policy, desktop: Desktop, settings: RunSettings
         _unreserve(reserved, runs_dir_is_new)
         raise
     try:
-        return _run_on(task, policy, desktop, settings, reserved, abort, echo, task_file, on_run_dir)
+        return _run_on(task, policy, desktop, settings, reserved, abort, echo, task_file, on_run_dir, task_text)
     finally:
         desktop.close()
         _unreserve(reserved, runs_dir_is_new)  # removes only what the run never wrote into
@@ -183,7 +191,7 @@ def _unreserve(reserved: Path, runs_dir_is_new: bool) -> None:
             reserved.parent.rmdir()
 
 
-def _run_on(task, policy, desktop, settings, run_dir, abort, echo, task_file, on_run_dir) -> RunResult:
+def _run_on(task, policy, desktop, settings, run_dir, abort, echo, task_file, on_run_dir, task_text) -> RunResult:
     """The run proper, on a started desktop: meta.json, the loop, the checks, result.json."""
     env = desktop.env
     if settings.live:
@@ -193,6 +201,9 @@ def _run_on(task, policy, desktop, settings, run_dir, abort, echo, task_file, on
     screen = Screen(env["DISPLAY"], xauthority=env.get("XAUTHORITY"))
     _, geometry = screen.capture()  # a CaptureError here is a RunSetupError: the run never started
     started = datetime.now(timezone.utc)
+    if task_text is not None:
+        task_file = run_dir / TASK_FILE_NAME
+        write_text_atomic(task_file, task_text)
     resolved, sha = task_fingerprint(task_file)
     described = describe(policy)
     max_steps = settings.max_steps or task.max_steps
@@ -219,19 +230,21 @@ def _run_on(task, policy, desktop, settings, run_dir, abort, echo, task_file, on
     except Exception as exc:  # a crash still gets a result.json that says why
         outcome = LoopOutcome("error", trace.count, f"{type(exc).__name__}: {exc}")
     try:
-        if outcome.reason != "aborted":
+        if outcome.reason != "aborted" and task.checked:
             passed, checks = run_checks(task.checks, env, desktop.workdir, answer=outcome.answer)
     except KeyboardInterrupt as exc:  # the checks are under the same abort handling as the loop
         outcome = LoopOutcome("aborted", trace.count, f"interrupted during the checks: {exc or 'Ctrl-C'}")
     finally:
         screen.close()
     ended = datetime.now(timezone.utc)
-    result = RunResult(status=_status(outcome.reason, passed), checks=checks, steps=trace.count,
+    result = RunResult(status=_status(outcome, task.checked, passed), checks=checks, steps=trace.count,
                        duration_s=round((ended - started).total_seconds(), 3), ended_at=_iso(ended),
                        message=outcome.message)
     trace.finish(result)
     for check in checks:
         echo(f"check {'✓' if check.passed else '✗'} {check.name}: {check.detail}")
+    if result.status in UNCHECKED_STATUSES:
+        echo(f"the task has no checks: {STATUS_MEANINGS[result.status]} (not a checked success)")
     echo(f"{result.status}: {result.steps} steps in {result.duration_s:.1f}s ({result.message}) → {trace.dir}")
     return result
 

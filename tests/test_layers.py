@@ -21,7 +21,7 @@ LAYERS = [
     ["agent.trace", "agent.tasks", "agent.desktop"],
     ["agent.policies"],
     ["agent.loop", "agent.run"],
-    ["agent.bench", "agent.serve", "agent.viewer", "agent.report"],
+    ["agent.bench", "agent.serve", "agent.viewer", "agent.report", "agent.export", "agent.record"],
     ["agent.commands"],
     ["agent.cli", "agent"],
 ]

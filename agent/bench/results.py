@@ -13,18 +13,19 @@ import platform
 import socket
 import threading
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.bench.summary import bench_summary
 from agent.errors import BenchError
 from agent.trace import now_iso, read_run, write_json_atomic
+from agent.trace.records import Status
 
 BENCH_FILE = "bench.json"
-FINISHED = ("success", "failure", "max_steps", "error")  # a resumed bench does not redo these
+FINISHED = ("success", "failure", "max_steps", "error", "done", "gave_up")  # a resumed bench does not redo these
 
-EntryStatus = Literal["success", "failure", "max_steps", "aborted", "error"]
+EntryStatus = Status  # a run's status (agent.trace.records): the one list
 
 
 

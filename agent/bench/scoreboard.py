@@ -12,9 +12,11 @@ from agent.bench.results import BenchRecord, RunEntry
 from agent.bench.summary import flakiness
 
 # status → (symbol, meaning); a planned repeat without an entry has not run yet
-SYMBOLS = {"success": "✓", "failure": "✗", "max_steps": "↻", "error": "!", "aborted": "⊘"}
+SYMBOLS = {"success": "✓", "failure": "✗", "max_steps": "↻", "error": "!", "aborted": "⊘", "done": "○",
+           "gave_up": "⌀"}
 MEANINGS = {"success": "success", "failure": "checks failed", "max_steps": "step limit", "error": "error",
-            "aborted": "aborted (redone on resume)"}
+            "aborted": "aborted (redone on resume)", "done": "no checks: the model said done",
+            "gave_up": "no checks: the model gave up"}
 NOT_RUN = "·"
 
 

@@ -92,6 +92,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if summary["pass_at_k"]:
         lines.append("  ".join(f"{k} {_pct(v)}" for k, v in summary["pass_at_k"].items()))
     lines.append(f"flaky: {', '.join(summary['flaky']) or 'none'}")
+    unchecked = {s: n for s, n in summary.get("statuses", {}).items() if s in ("done", "gave_up")}
+    if unchecked:
+        lines.append(f"no checks: {sum(unchecked.values())} runs of tasks without checks ("
+                     + ", ".join(f"{s} {n}" for s, n in unchecked.items()) + ") count as not successful")
     width = max((len(t) for t in summary["tasks"]), default=4)
     lines.append(f"{'task':<{width}}  runs  pass  median steps  median s  statuses")
     for task, line in summary["tasks"].items():

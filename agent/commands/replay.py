@@ -56,7 +56,7 @@ def confirm_replay_commands(task_file: Path, task: Task, yes: bool) -> None:
     """Show the shell commands a recording's task file would run; go on only with consent (or --yes)."""
     commands = [f"  setup: {c}" for c in getattr(task.sandbox, "setup", [])]
     commands += [f"  app:   {a}" for a in getattr(task.sandbox, "apps", [])]
-    commands += [f"  check: {getattr(item, 'command')}" for item in task.checks.items if hasattr(item, "command")]
+    commands += [f"  check: {getattr(item, 'command')}" for item in (task.checks.items if task.checks else []) if hasattr(item, "command")]
     listing = "\n".join(commands) or "  (none)"
     stderr_echo(f"The recording names the task file {task_file}, which is not one of your files here.\n"
                 f"Replaying it runs these commands on this machine:\n{listing}")

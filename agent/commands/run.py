@@ -1,5 +1,8 @@
 """`agent run TASK`: read the task and the settings, build the policy and the desktop, then `run_task`.
 
+TASK is a task file, or a plain instruction: then the task is ad hoc (agent/tasks/adhoc.py), its desktop
+has the `--app` programs (none: an empty one), it has no checks, and the run folder keeps it as task.yaml.
+
 Everything here is talking to the person (progress lines, confirmations, exit codes, signals); the run
 itself is `agent.run.run_task`. Exit status: 0 the checks passed, 1 any other verdict, 130 Ctrl-C before
 the run started; a UserError (the run could not start) reaches agent/cli.py, which exits 2.
@@ -18,40 +21,58 @@ from typing import Callable, Iterator
 import typer
 
 from agent.desktop import Desktop, LiveDesktop, sandbox_for
-from agent.errors import RunSetupError
+from agent.errors import InstructionError, RunSetupError
 from agent.policies import Policy, build
 from agent.run import Echo, Heartbeat, check_runs_dir, run_task
 from agent.settings import PolicySettings, RunSettings
-from agent.tasks import Task, load_task
+from agent.tasks import Task, instruction_or_file, instruction_task, load_task, task_yaml
 from agent.trace import RunResult
 from agent.viewer.app import run_with_viewer
 
 HANGUP_GRACE_S = 5.0
 
 
-def run_command(task_file: Path, policy: PolicySettings, settings: RunSettings, runs_dir: Path,
-                yes: bool = False, tui: bool = False) -> int:
-    """`agent run`: the task, a confirmation for --live, then `drive`."""
-    task = load_task(task_file)
+def run_command(task_or_instruction: str, policy: PolicySettings, settings: RunSettings, runs_dir: Path,
+                yes: bool = False, tui: bool = False, apps: list[str] | None = None) -> int:
+    """`agent run`: the task (a file, or an instruction), a confirmation for --live, then `drive`."""
+    task, task_file, task_text = task_of(task_or_instruction, apps or [], settings.live)
     check_runs_dir(runs_dir, create=False)
     if settings.live:
         ask("--live will move your mouse and type on this display. Continue?",
             "--live drives your real mouse and keyboard; pass --yes to confirm non-interactively", yes)
-    return drive(task, task_file, policy, settings, runs_dir, tui)
+    return drive(task, task_file, policy, settings, runs_dir, tui, task_text=task_text)
 
 
-def drive(task: Task, task_file: Path, policy_settings: PolicySettings, settings: RunSettings, runs_dir: Path,
-          tui: bool = False) -> int:
+def task_of(argument: str, apps: list[str], live: bool) -> tuple[Task, Path | None, str | None]:
+    """(task, its file, the text to keep in the run folder): a task file as it is, or an instruction as
+    an ad-hoc task (no file; its text goes to RUN_DIR/task.yaml)."""
+    kind, path = instruction_or_file(argument)
+    if kind == "file":
+        if apps:
+            raise InstructionError(f"--app is for an instruction; the task file {path} names its own apps "
+                                   "(sandbox.apps)")
+        return load_task(path), path, None
+    if apps and live:
+        raise InstructionError("--app starts programs in a sandbox; with --live the agent uses your own desktop "
+                               "as it is (start the programs yourself)")
+    task = instruction_task(argument, apps)
+    header = ("An ad-hoc task, written by `agent run INSTRUCTION`: repeat it with `agent run THIS_FILE`.\n"
+              "It has no checks; see docs/tasks.md to add them.")
+    return task, None, task_yaml(task, header=header)
+
+
+def drive(task: Task, task_file: Path | None, policy_settings: PolicySettings, settings: RunSettings,
+          runs_dir: Path, tui: bool = False, task_text: str | None = None) -> int:
     """Build the policy and the desktop, run, and turn the verdict into an exit status."""
     policy = build_policy(policy_settings, task, stderr_echo)
     desktop = LiveDesktop() if settings.live else sandbox_for(task)
     try:
         if tui:
-            return with_viewer(task, policy, desktop, settings, runs_dir, task_file)
+            return with_viewer(task, policy, desktop, settings, runs_dir, task_file, task_text)
         stderr_echo("starting the desktop …" if not settings.live else "checking the live desktop …")
         with abort_on_signals():
             result = run_task(task, Heartbeat(policy, stderr_echo), desktop, settings, runs_dir=runs_dir,
-                              abort=threading.Event(), echo=stderr_echo, task_file=task_file)
+                              abort=threading.Event(), echo=stderr_echo, task_file=task_file, task_text=task_text)
             return exit_code(result)
     except KeyboardInterrupt:
         stderr_echo("aborted before the run started")
@@ -104,7 +125,7 @@ def abort_on_signals() -> Iterator[None]:
 
 
 def with_viewer(task: Task, policy: Policy, desktop: Desktop, settings: RunSettings, runs_dir: Path,
-                task_file: Path | None) -> int:
+                task_file: Path | None, task_text: str | None = None) -> int:
     """--tui: the viewer in the main thread, the run in a worker; SIGTERM/SIGHUP stop the run like Ctrl-C."""
     requested, finished, holder = threading.Event(), threading.Event(), {"code": 1}
 
@@ -121,7 +142,7 @@ def with_viewer(task: Task, policy: Policy, desktop: Desktop, settings: RunSetti
             abort.set()
         try:
             result = run_task(task, policy, desktop, settings, runs_dir=runs_dir, abort=abort,
-                              echo=lambda line: None, task_file=task_file, on_run_dir=on_dir)
+                              echo=lambda line: None, task_file=task_file, on_run_dir=on_dir, task_text=task_text)
             holder["code"] = exit_code(result)
             return holder["code"]
         finally:
@@ -147,5 +168,6 @@ def _exit_after_hangup(finished: threading.Event, holder: dict) -> None:
 
 
 def exit_code(result: RunResult) -> int:
-    """0 when the checks passed, 1 for any other verdict."""
-    return 0 if result.status == "success" else 1
+    """0 when the checks passed (or, for a task without checks, the model said it finished: `done`),
+    1 for any other verdict."""
+    return 0 if result.status in ("success", "done") else 1

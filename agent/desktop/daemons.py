@@ -1,4 +1,9 @@
-"""The daemons under a sandbox's desktop: Xvfb, openbox, a private session bus, the wallpaper and panels.
+"""The daemons under a sandbox's desktop: Xvfb (or Xephyr), openbox, a private session bus, the wallpaper and panels.
+
+The X server is Xvfb, invisible; a sandbox that a person works in (`agent record`) is nested in their
+own display instead: Xephyr is an X server whose screen is a window on that display, so the person
+clicks and types into the sandbox directly, and the sandbox stays a real X server of its own (its own
+cookie, its own input, the same capture and xdotool as a run).
 
 Each is started through the sandbox's `popen` (its own process group, tied to the sandbox's life,
 logging to logs/NAME.log; see agent.desktop.sandbox) and waited for until it is ready: Xvfb until it
@@ -15,11 +20,13 @@ import os
 import secrets
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NoReturn
 
 from agent.desktop.display import add_cookie, read_display_number
 from agent.desktop.look import Dressing
+from agent.desktop.reaper import MARKER_VAR
 from agent.errors import DaemonError
 
 # Bound on each daemon's start (Xvfb, openbox, session bus); each wait ends once its condition holds.
@@ -31,9 +38,21 @@ Popen = Callable[..., subprocess.Popen]
 
 
 
-def start_xvfb(popen: Popen, env: dict[str, str], logs: Path, width: int, height: int) -> str:
-    """Start Xvfb on a free display, reachable only with a fresh cookie in env's XAUTHORITY file;
-    return the display name (e.g. ':3') once the server accepts connections."""
+@dataclass(frozen=True)
+class Nested:
+    """Show the sandbox's screen in a window on another display (Xephyr) instead of nowhere (Xvfb)."""
+
+    host_env: dict[str, str]
+    """Environment that reaches the host display: DISPLAY and XAUTHORITY (the person's session)."""
+    title: str
+    """The window's title on the host display."""
+
+
+def start_xvfb(popen: Popen, env: dict[str, str], logs: Path, width: int, height: int,
+               nested: Nested | None = None) -> str:
+    """Start Xvfb (or, `nested`, Xephyr in a window on the host display) on a free display, reachable only
+    with a fresh cookie in env's XAUTHORITY file; return the display name (e.g. ':3') once the server
+    accepts connections."""
     cookie = secrets.token_hex(16)
     authfile = env["XAUTHORITY"]
     # The server loads every cookie in its -auth file regardless of display number, so the
@@ -41,14 +60,17 @@ def start_xvfb(popen: Popen, env: dict[str, str], logs: Path, width: int, height
     add_cookie(authfile, ":0", cookie, env)
     read_fd, write_fd = os.pipe()
     try:
-        popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{width}x{height}x24",
-             "-auth", authfile, "-nolisten", "tcp", "-noreset"],
-            logs / "xvfb.log", pass_fds=(write_fd,),
-        )
+        common = ["-displayfd", str(write_fd), "-auth", authfile, "-nolisten", "tcp", "-noreset"]
+        if nested is None:
+            log = logs / "xvfb.log"
+            popen(["Xvfb", "-screen", "0", f"{width}x{height}x24", *common], log, pass_fds=(write_fd,))
+        else:
+            log = logs / "xephyr.log"
+            popen(["Xephyr", "-screen", f"{width}x{height}x24", "-title", nested.title, "-no-host-grab", *common],
+                  log, pass_fds=(write_fd,), env=_host_env(nested, env))
         os.close(write_fd)
         write_fd = -1
-        number = read_display_number(read_fd, timeout=DAEMON_START_S, log=logs / "xvfb.log")
+        number = read_display_number(read_fd, timeout=DAEMON_START_S, log=log)
     finally:
         os.close(read_fd)
         if write_fd >= 0:
@@ -56,6 +78,12 @@ def start_xvfb(popen: Popen, env: dict[str, str], logs: Path, width: int, height
     display = f":{number}"
     add_cookie(authfile, display, cookie, env)
     return display
+
+
+def _host_env(nested: Nested, env: dict[str, str]) -> dict[str, str]:
+    """Xephyr's environment: the host display's, with the sandbox's PATH and marker (so the watchdog's
+    sweep stops it too)."""
+    return {**nested.host_env, "PATH": env.get("PATH", ""), MARKER_VAR: env.get(MARKER_VAR, "")}
 
 
 def start_openbox(popen: Popen, env: dict[str, str], logs: Path) -> None:

@@ -18,6 +18,7 @@ from agent.errors import DisplayError
 # Tools the desktop code calls, with the Debian package that ships each one.
 DEBIAN_PACKAGES = {
     "Xvfb": "xvfb",
+    "Xephyr": "xserver-xephyr",
     "xauth": "xauth",
     "openbox": "openbox",
     "xdotool": "xdotool",
@@ -80,6 +81,11 @@ def live_display_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     environ["XAUTHORITY"] = str(authority)
     _check_connects(environ)
     return environ
+
+
+def check_connects(environ: dict[str, str]) -> None:
+    """DisplayError unless environ's DISPLAY answers (checked with xwininfo when it is installed)."""
+    _check_connects(environ)
 
 
 def _check_connects(environ: dict[str, str]) -> None:

@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.desktop.daemons import DAEMON_START_S, start_look, start_openbox, start_session_bus, start_xvfb
+from agent.desktop.daemons import DAEMON_START_S, Nested, start_look, start_openbox, start_session_bus, start_xvfb
 from agent.desktop.display import require_tools, window_titles
 from agent.desktop.look import DEFAULT_LOOK, LOOKS, Dressing, dress, require_look_packages
 from agent.desktop.reaper import _GRACE_S, MARKER_VAR, _pdeathsig_preexec, _signal_group, kill_marked, marked_pids
@@ -77,8 +77,11 @@ class Sandbox:
         height: int = 800,
         workdir: Path | None = None,
         look: str = DEFAULT_LOOK,
+        nested: Nested | None = None,
     ):
+        """`nested`: show the desktop in a window on the person's display (Xephyr) instead of Xvfb."""
         self.spec = spec
+        self.nested = nested
         self.width = spec.width if spec else width
         self.height = spec.height if spec else height
         self.look = LOOKS[spec.look if spec else look]
@@ -168,7 +171,8 @@ class Sandbox:
 
     def start(self) -> None:
         """Build the desktop; on any failure (Ctrl-C included) tear down what was started."""
-        require_tools("Xvfb", "xauth", "openbox", "xdotool", "dbus-daemon", "tint2", "hsetroot", "xprop")
+        require_tools("Xephyr" if self.nested else "Xvfb", "xauth", "openbox", "xdotool", "dbus-daemon", "tint2",
+                      "hsetroot", "xprop")
         require_look_packages()
         try:
             self._user = desktop_user()
@@ -271,7 +275,7 @@ class Sandbox:
         as_app: run it as the apps run (their user and HOME); a change of user clears PDEATHSIG,
         so the watchdog's marker sweep is what stops such a child if we die.
         """
-        env = self._app_env if as_app else self._env
+        env = kw.pop("env", None) or (self._app_env if as_app else self._env)
         argv = self._as_app(argv) if as_app else argv
         with open(log, "ab") as out:
             proc = subprocess.Popen(
@@ -307,7 +311,7 @@ class Sandbox:
         (agent.desktop.daemons, agent.desktop.look).
 
         A daemon that does not start raises DaemonError, a SandboxError."""
-        self._display = start_xvfb(self._popen, self._env, self._logs, self.width, self.height)
+        self._display = start_xvfb(self._popen, self._env, self._logs, self.width, self.height, self.nested)
         self._env["DISPLAY"] = self._app_env["DISPLAY"] = self._display
         if self._user:  # xauth writes a new root-owned file
             self._user.own(Path(self._env["XAUTHORITY"]))

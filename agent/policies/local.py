@@ -81,6 +81,8 @@ class LocalPolicy:
         self.model_lock = model_lock or threading.Lock()
         self.model = loaded if loaded is not None else load_model(model, device, dtype)
         self.max_pixels, self.history_images, self.drop_chunk = max_pixels, history_images, drop_chunk
+        self.min_pixels = min(max_pixels, _min_pixels(self.model))
+        self.image_factor = _image_factor(self.model)
         self.max_kv_tokens = max_kv_tokens
         self.generation = self._generation_config(max_new_tokens, temperature)
         self.session = None
@@ -99,7 +101,7 @@ class LocalPolicy:
             self.session = Session(
                 self.model, system=SYSTEM_PROMPT, tools=conversation_tools(),
                 history=HistoryPolicy(keep_images=self.history_images, drop_chunk=self.drop_chunk),
-                max_pixels=self.max_pixels, min_pixels=min(self.max_pixels, _min_pixels(self.model)),
+                max_pixels=self.max_pixels, min_pixels=self.min_pixels,
                 max_kv_tokens=self.max_kv_tokens,
             )
 
@@ -119,7 +121,8 @@ class LocalPolicy:
     def describe(self) -> dict[str, Any]:
         """Every setting that changes what this policy answers."""
         return {"policy": self.name, "model": self.model_name, "device": self.device, "dtype": self.dtype,
-                "max_pixels": self.max_pixels, "history_images": self.history_images,
+                "max_pixels": self.max_pixels, "min_pixels": self.min_pixels, "image_factor": self.image_factor,
+                "history_images": self.history_images,
                 "drop_chunk": self.drop_chunk, "max_new_tokens": self.max_new_tokens,
                 "temperature": self.temperature, "max_kv_tokens": self.max_kv_tokens}
 
@@ -133,6 +136,12 @@ def _min_pixels(model) -> int:
     """The checkpoint's minimum pixel budget (smart_resize's lower bound)."""
     config = getattr(model, "processor_config", None)
     return config.min_pixels if config is not None else 65_536
+
+
+def _image_factor(model) -> int:
+    """Screenshot sides are resized to multiples of this (vision patch × merge)."""
+    config = getattr(model, "processor_config", None)
+    return config.factor if config is not None else 32
 
 
 _SHARED: dict[tuple[str, str, str], tuple[Any, threading.Lock]] = {}

@@ -14,6 +14,7 @@ h1 { font-size: 1.4em; margin-bottom: .2em; }
 .status { display: inline-block; padding: .1em .6em; border-radius: .3em; color: #fff; font-weight: bold; }
 .status.success { background: #2e7d32; } .status.incomplete { background: #b26a00; }
 .status.failure, .status.error, .status.max_steps, .status.aborted { background: #c62828; }
+.status.done, .status.gave_up { background: #00838f; }
 table { border-collapse: collapse; margin: .5em 0; }
 td, th { border: 1px solid #ccc; padding: .25em .6em; text-align: left; vertical-align: top; }
 .pass { color: #2e7d32; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }

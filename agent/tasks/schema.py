@@ -13,7 +13,7 @@ written first, then `setup` runs to completion, then `apps` start and `wait_wind
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -23,6 +23,7 @@ from agent.tasks.strict import StrictModel, check_regex
 TASK_SUFFIXES = (".yaml", ".yml")
 # The desktop looks a task may ask for; agent.desktop.look.LOOKS says what each one is.
 LookName = Literal["taskbar", "gnome"]
+NO_CHECKS = "none"  # `checks: none`: a task without success checks
 
 
 
@@ -111,11 +112,29 @@ class Task(StrictModel):
     )
     max_steps: int = Field(15, ge=1, le=500, description="Step limit of a run.")
     settle_s: float = Field(1.0, ge=0, le=60, description="Seconds to wait after each action before the next screenshot.")
-    checks: CheckSpec = Field(description="Success checks run after the last step.")
+    checks: CheckSpec | None = Field(description=(
+        "Success checks run after the last step; `none` for a task without checks (an ad-hoc instruction), "
+        "whose runs end `done` or `gave_up`, never `success`."))
     reference: list[str] = Field(
         default_factory=list,
         description="A correct run as model outputs (Qwen3-VL <tool_call> text, 0-1000 grid), one per step.",
     )
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _explicitly_unchecked(cls, value: Any) -> Any:
+        """`checks: none` opts out of checks; an empty `checks:` is a mistake, not an opt-out."""
+        if value is None:
+            raise ValueError(f"is empty; give checks.items, or write `checks: {NO_CHECKS}` for a task without "
+                             "checks (its runs end done or gave_up, never success)")
+        if value == NO_CHECKS:
+            return None
+        return value
+
+    @property
+    def checked(self) -> bool:
+        """Whether the task has success checks (else its runs end done or gave_up)."""
+        return self.checks is not None
 
     @model_validator(mode="after")
     def _reference_fits(self) -> "Task":
@@ -125,6 +144,8 @@ class Task(StrictModel):
 
     @model_validator(mode="after")
     def _file_checks_stay_inside(self) -> "Task":
+        if self.checks is None:
+            return self
         self.checks._allow_outside_paths = self.sandbox.allow_outside_paths
         if not self.sandbox.allow_outside_paths:
             for index, item in enumerate(self.checks.items):

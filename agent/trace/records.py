@@ -15,7 +15,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["success", "failure", "max_steps", "aborted", "error"]
+Status = Literal["success", "failure", "max_steps", "aborted", "error", "done", "gave_up"]
+# A task without checks (an ad-hoc instruction) ends on the model's own word, never a checked success:
+# `done` (it said it finished: terminate success or an answer) or `gave_up` (it terminated with failure).
+UNCHECKED_STATUSES = ("done", "gave_up")
+STATUS_MEANINGS = {
+    "success": "the checks passed", "failure": "the checks failed", "max_steps": "step limit reached",
+    "aborted": "stopped by the person", "error": "the run failed",
+    "done": "no checks: the model said it finished", "gave_up": "no checks: the model gave up",
+}
 
 
 def now_iso() -> str:
@@ -104,7 +112,7 @@ class CheckOutcome(_Record):
 class RunResult(_Record):
     """result.json: the verdict, written last."""
 
-    status: Status = Field(description="success | failure | max_steps | aborted | error.")
+    status: Status = Field(description="success | failure | max_steps | aborted | error | done | gave_up.")
     checks: list[CheckOutcome] = Field(default_factory=list, description="Each check's outcome.")
     steps: int = Field(description="Number of steps recorded.")
     duration_s: float = Field(description="Wall time of the run.")

@@ -31,7 +31,7 @@ from agent.errors import BenchError
 from agent.viewer.nav_table import NavTable
 
 STATUS_STYLES = {"success": "bold green", "failure": "bold red", "max_steps": "bold magenta", "error": "bold red",
-                 "aborted": "yellow"}
+                 "aborted": "yellow", "done": "bold cyan", "gave_up": "cyan"}
 # column key → header, for the columns after the repeats (each sorts by the SORTS entry of its key)
 TAIL_COLUMNS = {"pass": "pass", "flaky": "flaky", "steps": "median steps", "seconds": "median s"}
 

@@ -24,7 +24,7 @@ COLUMNS: dict[str, tuple[str, Callable[[RunSummary], Any], bool]] = {
     "duration": ("duration", lambda r: r.duration_s if r.duration_s is not None else -1.0, True),
     "start": ("start (UTC)", lambda r: (r.started_at, r.path.name), True),
 }
-STATUS_STYLES = {"success": "green", "incomplete": "yellow"}
+STATUS_STYLES = {"success": "green", "incomplete": "yellow", "done": "cyan", "gave_up": "cyan"}
 
 
 def load_summaries(runs_dir: Path) -> list[RunSummary]:

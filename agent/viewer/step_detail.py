@@ -103,7 +103,8 @@ def _incomplete_status(writer: str) -> str:
 def _status_style(status: str, writer: str = "done") -> str:
     if status == "incomplete" and writer == "gone":
         return "bold red"
-    return {"success": "bold green", "incomplete": "bold yellow"}.get(status, "bold red")
+    return {"success": "bold green", "incomplete": "bold yellow", "done": "bold cyan",
+            "gave_up": "bold cyan"}.get(status, "bold red")
 
 
 def run_problems(run: LoadedRun) -> Text:

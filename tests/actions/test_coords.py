@@ -97,3 +97,32 @@ def test_to_screen_rejects_out_of_range_actions():
 def test_geometry_rejects_empty_sizes():
     with pytest.raises(ValueError, match="screenshot_width"):
         ScreenGeometry(screenshot_width=0, screenshot_height=1, logical_width=1, logical_height=1)
+
+
+@pytest.mark.parametrize("width,height,worst", [(1280, 800, 1), (1920, 1080, 1), (640, 480, 0), (3840, 2160, 2)])
+def test_screen_pixels_map_to_grid_values_that_map_back_onto_them(width, height, worst):
+    from actions import from_screen_point
+
+    geometry = ScreenGeometry.flat(width, height)
+    errors = []
+    for x in range(0, width, 3):
+        y = x * height // width
+        gx, gy = from_screen_point((x, y), geometry)
+        assert isinstance(gx, int) and isinstance(gy, int) and 0 <= gx <= 1000 and 0 <= gy <= 1000
+        back = map_point((gx, gy), geometry)
+        errors.append(max(abs(back[0] - x), abs(back[1] - y)))
+    assert max(errors) == worst  # exact where the grid is finer than the screen, else its resolution
+
+
+def test_from_screen_inverts_to_screen_for_pixels_of_a_resized_image_and_offsets():
+    from actions import from_screen
+
+    geometry = ScreenGeometry(screenshot_width=1280, screenshot_height=800, logical_width=1280, logical_height=800,
+                              offset_x=-1280, offset_y=0)
+    system = CoordinateSystem.pixels(640, 400)
+    model = from_screen(click(-1280 + 100, 50), geometry, system)
+    assert model.coordinate == (50, 25)
+    assert to_screen(model, geometry, system).coordinate == (-1280 + 100, 50)  # 2 pixels per model pixel
+    assert from_screen(click(-1280 + 101, 51), geometry, system).coordinate == (51, 26)  # the nearer of two
+    drag = action_from_dict({"action": "left_click_drag", "start_coordinate": [10, 10], "coordinate": [1279, 799]})
+    assert from_screen(drag, FLAT).start_coordinate == (8, 13) and from_screen(drag, FLAT).coordinate == (1000, 999)

@@ -54,6 +54,20 @@ def test_summary_has_rate_spread_pass_at_k_flaky_and_medians():
     assert any("flaky: b" in line for line in summary_lines(summary))
 
 
+def test_runs_without_checks_are_finished_but_never_successes():
+    from agent.bench.results import FINISHED
+    from agent.bench.scoreboard import MEANINGS, SYMBOLS
+
+    runs = [entry("adhoc", 1, "done"), entry("adhoc", 2, "gave_up"), entry("t", 1, "success")]
+    summary = bench_summary(runs, [[e.task_id, e.repeat] for e in runs])
+    assert summary["finished"] == 3 and summary["success_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert summary["statuses"] == {"done": 1, "gave_up": 1, "success": 1}
+    assert any(line.startswith("no checks: 2 runs of tasks without checks (done 1, gave_up 1)")
+               for line in summary_lines(summary))
+    assert {"done", "gave_up"} <= set(FINISHED)  # a resumed bench does not redo them
+    assert SYMBOLS["done"] != SYMBOLS["success"] and "no checks" in MEANINGS["done"]
+
+
 def test_compare_names_fixed_broken_and_the_rate_difference(tmp_path):
     a = bench(tmp_path / "a", [entry("x", 1, "success"), entry("y", 1, "failure"), entry("z", 1, "success"),
                                entry("only_a", 1, "success")])

@@ -20,6 +20,14 @@ def embedded_images(html: str) -> list[Image.Image]:
     return [Image.open(io.BytesIO(base64.b64decode(data))) for data in IMAGE.findall(html)]
 
 
+@pytest.mark.parametrize("status", ["done", "gave_up"])
+def test_a_run_without_checks_is_reported_as_done_or_gave_up_not_success(tmp_path, status):
+    from tests.agent.trace.recorded_runs import unchecked_run
+
+    html = write_report(unchecked_run(tmp_path / "runs", status), None).read_text(encoding="utf-8")
+    assert f'class="status {status}"' in html and 'class="status success"' not in html
+
+
 def test_success_report_has_escaped_output_images_and_checks(runs):
     path = write_report(runs["success"], None)
     assert path == runs["success"] / "report.html"

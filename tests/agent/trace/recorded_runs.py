@@ -87,6 +87,19 @@ def failure_run(runs_dir: Path) -> Path:
     return writer.dir
 
 
+def unchecked_run(runs_dir: Path, status: str = "done", hour: int = 13) -> Path:
+    """A run of a task without checks (an instruction): one click, then terminate; status done or gave_up."""
+    run_id = f"20261101-{hour:02d}0000-look-around-{status[:4]}"
+    writer = TraceWriter(runs_dir, meta(run_id, "look-around", hour, policy="http", model="served"))
+    step(writer, 0, hour, "click", [{"action": "left_click", "coordinate": [500, 300]}],
+         [{"action": "left_click", "coordinate": [180, 80]}])
+    final = "success" if status == "done" else "failure"
+    step(writer, 1, hour, "end", [{"action": "terminate", "status": final}], [{"action": "terminate", "status": final}])
+    writer.finish(RunResult(status=status, steps=2, duration_s=4.0, ended_at=f"2026-11-01T{hour:02d}:00:04.000+00:00",
+                            message=f"model terminated: {final}"))
+    return writer.dir
+
+
 def crashed_run(runs_dir: Path) -> Path:
     """Two steps (one screenshot deleted, one unknown field), a truncated last line, no result.json."""
     writer = TraceWriter(runs_dir, meta(CRASHED_ID, "edit_file", 12))

@@ -216,3 +216,20 @@ async def test_a_corrupt_screenshot_is_a_note_not_a_crash(runs):
         await pilot.press("j")
         image = app.screen.query_one(HalfBlockImage)
         await wait_until(pilot, lambda: image.display and image.image is not None, "the next screenshot")
+
+
+async def test_runs_without_checks_show_done_and_gave_up_not_as_failures(tmp_path):
+    from rich.text import Text
+
+    from tests.agent.trace.recorded_runs import unchecked_run
+
+    unchecked_run(tmp_path / "runs", "done", hour=13)
+    unchecked_run(tmp_path / "runs", "gave_up", hour=14)
+    app = viewer(tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunsScreen), "the runs list")
+        table = pilot.app.screen.query_one("#runs-table", NavTable)
+        await wait_until(pilot, lambda: table.row_count == 2, "two runs listed")
+        assert table_column(table, "status") == ["gave_up", "done"]
+        cells = [table.get_row_at(row)[2] for row in range(2)]
+        assert all(isinstance(cell, Text) and "red" not in str(cell.style) for cell in cells)

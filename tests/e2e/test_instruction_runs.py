@@ -79,9 +79,11 @@ def test_a_models_successful_run_becomes_a_task_that_validates_and_passes(tmp_pa
     assert agent("validate", str(out)).returncode == 0
     replayed = agent("run", str(out), "--policy", "scripted", "--runs-dir", str(tmp_path / "b"))
     assert replayed.returncode == 0, replayed.stderr
-    assert only_run(tmp_path / "b").result.status == "success"
-    # the run played the shipped reference: mapped to pixels and back, it is the same text again
-    assert load_task(out).reference == load_task(task_file).reference
+    again = only_run(tmp_path / "b")
+    assert again.result.status == "success"
+    # the new reference drives the pointer to the very pixels the run did (grid values may differ where two
+    # grid values fall on one pixel: 1000 grid steps over 800 rows)
+    assert [s.executed for s in again.steps] == [s.executed for s in run.steps]
 
 
 def test_an_instruction_on_the_persons_own_display(tmp_path):

@@ -18,7 +18,7 @@ from actions.qwen_parser import parse_qwen
 from actions.uitars_parser import looks_like_uitars, parse_uitars
 
 SIZE = 1_000_000
-MAX_RATIO = 30.0
+MAX_RATIO = 100.0  # linear shapes measure 1–40× on a loaded 2-core VM; a quadratic one thousands of times
 CALL = '<tool_call>\n{"name": "computer_use", "arguments": {"action": "left_click", "coordinate": [500, 300]}}\n</tool_call>'
 
 
